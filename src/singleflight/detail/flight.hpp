@@ -1,0 +1,229 @@
+// singleflight::detail — internal; the flight record that every implementation shares.
+//
+// A flight is one execution of fn for a key. Its record holds the state word that followers park
+// on, the outcome (one value or one exception), and two reference counts. Each table embeds this
+// record in its own record type (adding the key and its links) and supplies the function that
+// frees the memory.
+//
+// State machine (one word, paper/design.md §2):
+//
+//   OPEN ──follower try_join──▶ OPEN|JOINED ──follower about to park──▶ …|WAITERS
+//     │                                                                   │
+//     └──────────── leader close(): sets DONE, notifies if WAITERS ◀──────┘
+//
+//   The leader writes the outcome, removes the record from its table by identity, then closes.
+//   A follower joins only if its fetch_or of JOINED finds DONE clear; one that finds DONE set
+//   never became a caller and retries its lookup (the record is already out of the table). So
+//   the JOINED bit the leader reads at close is exactly "some follower joined" (S4).
+//
+// Lifetime invariant (S10):
+//   - users_ counts whoever may read the outcome: the leader from creation until it returns or
+//     throws, each follower from its join until it returns or throws, and each result object.
+//     The outcome is destroyed when users_ reaches zero.
+//   - holds_ counts whoever may still touch the memory: one for all users together (dropped by
+//     the last user right after it destroyed the outcome), plus one per table that can reach the
+//     record after unlinking it (libcds: dropped by the reclamation's disposer once no hazard
+//     pointer guards the record). The memory is freed when holds_ reaches zero.
+//   - Whoever wakes parked followers (the leader in close(), a stop callback in interrupt()) holds
+//     a user reference for the whole notify_all, so a wake-up never lands on freed memory.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <utility>
+
+#include "atomic.hpp"
+#include "config.hpp"
+
+namespace singleflight::detail {
+
+// The address of a thread-local object: unique among live threads, and cheap to read. A flight
+// records its leader's tag so that a call from inside fn into the same key can be refused (S11).
+inline const void* this_thread_tag() noexcept {
+  static thread_local const char tag = 0;
+  return &tag;
+}
+
+// Stands in for a std::stop_token when the caller passed none: the compiler removes every check.
+struct no_stop {
+  static constexpr bool stop_requested() noexcept { return false; }
+};
+
+template <class Value>
+class flight {
+ public:
+  using reclaim_fn = void (*)(flight*) noexcept;
+
+  // Created by the leader: one user (the leader), one hold for the users, `table_holds` for the
+  // table. `reclaim` frees the enclosing record once the last hold is gone.
+  flight(reclaim_fn reclaim, std::uint32_t table_holds) noexcept
+      : holds_(1 + table_holds), reclaim_(reclaim) {}
+  flight(const flight&) = delete;
+  flight& operator=(const flight&) = delete;
+  ~flight() {}  // the outcome is destroyed by the last user, never here
+
+  // ---- who leads (S11) ----
+
+  bool led_by_this_thread() const noexcept { return leader_ == this_thread_tag(); }
+
+  // ---- the protocol: join, close, wait, interrupt ----
+
+  // Follower, holding a user reference. False means the flight closed before this caller could
+  // join: it is not a caller of this flight and must look the key up again.
+  [[nodiscard]] bool try_join() noexcept {
+    // (1) acquire: when this reads DONE it synchronizes with (2), so the unlink that preceded the
+    // close is visible and the retried lookup cannot return this record again.
+    return (state_.fetch_or(kJoined, std::memory_order_acquire) & kDone) == 0;
+  }
+
+  // Leader, after writing the outcome and removing the record from its table, holding its user
+  // reference. Returns whether any follower joined (the leader's shared()).
+  bool close() noexcept {
+    // (2) release: publishes the outcome written by produce() or fail(); pairs with (1), (3),
+    // (4) and (5). Without it a follower could see DONE and read a value not yet constructed.
+    // Being a read-modify-write, it also orders against (4): if a follower set WAITERS first,
+    // this sees it and wakes it; otherwise the follower's (4) sees DONE and never parks.
+    const std::uint32_t prev = state_.fetch_or(kDone, std::memory_order_release);
+    if ((prev & kWaiters) != 0) notify_all(state_);
+    return (prev & kJoined) != 0;
+  }
+
+  // Follower, after a successful try_join. Returns true once the flight is closed, false if
+  // `stop` was requested first. Spins briefly, then parks on the state word.
+  template <class Stop>
+  [[nodiscard]] bool await(const Stop& stop) noexcept {
+    // (3) acquire: pairs with (2); once DONE is seen the outcome is visible (S8).
+    std::uint32_t s = state_.load(std::memory_order_acquire);
+    for (int i = 0; (s & kDone) == 0 && i < SINGLEFLIGHT_SPIN_BEFORE_PARK; ++i) {
+      spin_pause();
+      s = state_.load(std::memory_order_acquire);  // (3)
+    }
+    while ((s & kDone) == 0) {
+      if (stop.stop_requested()) return false;
+      if ((s & kWaiters) == 0) {
+        // (4) acquire: pairs with (2) if DONE is already set, and with (6): if a stop callback
+        // bumped the word before this, its stop request is visible to the check above on the
+        // next turn of the loop, so the follower cannot park after missing its own wake-up.
+        s = state_.fetch_or(kWaiters, std::memory_order_acquire) | kWaiters;
+        continue;
+      }
+      // (5) acquire: pairs with (2). Returns once the word differs from `s` (or spuriously).
+      wait(state_, s, std::memory_order_acquire);
+      s = state_.load(std::memory_order_acquire);  // (3)
+    }
+    return true;
+  }
+
+  // Stop callback of a waiting follower, which holds a user reference until the callback has
+  // been deregistered: changes the word so that parked followers wake and re-check their tokens.
+  // The other followers wake too, find DONE clear and park again: a cancellation costs one wake-up
+  // of every parked follower of the flight.
+  void interrupt() noexcept {
+    // (6) release: pairs with (3), (4) and (5). A follower that reads the new epoch also sees the
+    // stop request that ran this callback, so it leaves instead of parking again.
+    const std::uint32_t prev = state_.fetch_add(kEpoch, std::memory_order_release);
+    if ((prev & kWaiters) != 0) notify_all(state_);
+  }
+
+  // ---- the outcome: written by the leader before close(), read by callers after ----
+
+  // Constructs the value from fn's result in place (no copy when fn returns a Value prvalue).
+  template <class F>
+  void produce(F&& fn) {
+    ::new (static_cast<void*>(std::addressof(value_))) Value(std::invoke(std::forward<F>(fn)));
+  }
+
+  // Records fn's exception. An empty pointer (a foreign exception, or the forced unwinding of a
+  // cancelled thread, which std::current_exception cannot capture) becomes a std::runtime_error
+  // so that followers never mistake it for a value.
+  void fail(std::exception_ptr e) noexcept {
+    if (!e) {
+      e = std::make_exception_ptr(std::runtime_error(
+          "singleflight: fn exited by an exception that cannot be captured "
+          "(a foreign exception or thread cancellation)"));
+    }
+    error_ = std::move(e);
+  }
+
+  const Value& value() const noexcept { return value_; }
+
+  void rethrow_if_failed() const {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+  // ---- references ----
+
+  // Relaxed: the caller already holds a reference, so the count cannot reach zero meanwhile.
+  void add_user() noexcept { users_.fetch_add(1, std::memory_order_relaxed); }
+
+  // For a record reached through a lock-free table: takes a user reference unless the last user
+  // is already gone (then the flight is closed and out of the table, and the caller looks again).
+  [[nodiscard]] bool try_add_user() noexcept {
+    // (7) acquire on the reads: a read of zero synchronizes with the last (8), after which the
+    // record's unlink is visible and the caller's next lookup cannot return it.
+    std::uint32_t n = users_.load(std::memory_order_acquire);
+    do {
+      if (n == 0) return false;
+      // Relaxed on success: the memory is kept alive by the table's guard, and the outcome is
+      // read only after (3)-(5).
+    } while (!users_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed,
+                                           std::memory_order_acquire));
+    return true;
+  }
+
+  void release_user() noexcept {
+    // (8) acq_rel: the release half orders this holder's reads of the outcome before whoever
+    // destroys it; the acquire half, in the last holder, pairs with every other holder's release.
+    if (users_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      destroy_outcome();
+      release_hold();
+    }
+  }
+
+  void release_hold() noexcept {
+    // (9) acq_rel: pairs with the other holds' (9), so the memory is freed after every holder is
+    // done with it (the last user's destruction of the outcome included).
+    if (holds_.fetch_sub(1, std::memory_order_acq_rel) == 1) reclaim_(this);
+  }
+
+ private:
+  // Runs in the last user after close(): the outcome is exactly one of a value or an error.
+  void destroy_outcome() noexcept {
+    if (error_) {
+      error_ = nullptr;
+    } else {
+      value_.~Value();
+    }
+  }
+
+  // The state word. DONE is set once, by the leader, when the outcome is written and the record
+  // is out of the table; JOINED by a follower that joined before DONE; WAITERS by a follower
+  // about to park, telling close() and interrupt() that notify_all is needed. The bits above are
+  // an epoch that interrupt() bumps so that parked followers wake; it wraps around harmlessly.
+  static constexpr std::uint32_t kDone = 1u << 0;
+  static constexpr std::uint32_t kJoined = 1u << 1;
+  static constexpr std::uint32_t kWaiters = 1u << 2;
+  static constexpr std::uint32_t kEpoch = 1u << 3;
+
+  atomic<std::uint32_t> state_{0};
+  atomic<std::uint32_t> users_{1};
+  atomic<std::uint32_t> holds_;
+
+  // Written by the leader's thread at creation, before the record is published; read-only after.
+  const void* const leader_ = this_thread_tag();
+  const reclaim_fn reclaim_;
+
+  // The outcome: written by the leader before close() — exactly one of value_ (constructed) or
+  // error_ (non-null) — and read by callers only after they observed DONE through (2).
+  union {
+    Value value_;
+  };
+  std::exception_ptr error_;
+};
+
+}  // namespace singleflight::detail

@@ -1,0 +1,78 @@
+// singleflight::detail — internal; libcds's process-wide setup and per-thread attachment, done
+// for the user.
+//
+// libcds needs cds::Initialize(), one garbage collector object constructed before any thread
+// attaches, and every thread that touches a container attached to that collector. This header
+// does all three lazily, so that a group is usable from any thread with no setup:
+//
+//   - The collector is created on first use and never destroyed. A group may be a static object,
+//     destroyed after any other static; a collector that outlives them all cannot be destroyed
+//     under them. (The process's exit reclaims it.)
+//   - A thread attaches on its first call into a group and detaches at thread exit, after every
+//     thread_local destructor (thread_exit.hpp), so a thread_local group is still destroyed by an
+//     attached thread. The main thread is never detached, which is what lets static groups be
+//     destroyed at exit.
+//   - DHP has no limit on threads; HP sizes its retired lists for kHpMaxThreads and degrades
+//     (more frequent scans) beyond it.
+#pragma once
+
+#include <cds/gc/dhp.h>
+#include <cds/gc/hp.h>
+#include <cds/init.h>
+
+#include <cstddef>
+
+#include "thread_exit.hpp"
+
+namespace singleflight::detail {
+
+template <class GC>
+struct libcds_gc;  // how to create, attach to and detach from one libcds collector
+
+template <>
+struct libcds_gc<cds::gc::DHP> {
+  static void create() { new cds::gc::DHP(); }
+  static void attach() { cds::gc::dhp::smr::attach_thread(); }
+  static void detach() noexcept { cds::gc::dhp::smr::detach_thread(); }
+};
+
+template <>
+struct libcds_gc<cds::gc::HP> {
+  static constexpr std::size_t kHpPerThread = 8;   // a Michael list search needs 3 guards
+  static constexpr std::size_t kHpMaxThreads = 1024;
+  static void create() { new cds::gc::HP(kHpPerThread, kHpMaxThreads); }
+  static void attach() { cds::gc::hp::smr::attach_thread(); }
+  static void detach() noexcept { cds::gc::hp::smr::detach_thread(); }
+};
+
+template <class GC>
+class libcds_runtime {
+ public:
+  // Makes the calling thread ready to use GC-protected containers: one thread-local load and
+  // branch once the thread is attached.
+  static void enter() {
+    if (!node_.registered) attach_slow();
+  }
+
+ private:
+  static void create_once() {
+    static const bool created = [] {
+      cds::Initialize();
+      libcds_gc<GC>::create();  // never destroyed: see the header comment
+      return true;
+    }();
+    (void)created;
+  }
+
+  static void attach_slow() {
+    create_once();
+    libcds_gc<GC>::attach();
+    node_.run = [](thread_exit_node*) noexcept { libcds_gc<GC>::detach(); };
+    thread_exit::at_exit(node_);
+  }
+
+  // Registered while the thread is attached; its clean-up detaches the thread.
+  static inline thread_local thread_exit_node node_{};
+};
+
+}  // namespace singleflight::detail

@@ -1,0 +1,161 @@
+// singleflight::detail — internal; the flight table built on libcds's intrusive MichaelHashSet:
+// a fixed array of buckets, each a lock-free ordered list (M. M. Michael, "High Performance
+// Dynamic Lock-Free Hash Tables and List-Based Sets", SPAA 2002), with hazard-pointer (HP) or
+// dynamic hazard-pointer (DHP) reclamation.
+//
+// The contract group relies on (paper/design.md §3), and how this table meets it:
+//   - insert-if-absent of a fully built record:  MichaelHashSet::insert(record&).
+//   - find and take a user reference:             find() runs our functor while the node is
+//     guarded; try_add_user() refuses a record whose last user is gone.
+//   - erase by identity:                         unlink(record&) removes that node only if it is
+//     the one registered for its key, so a finishing flight never removes a newer one (S5).
+//   - the table's hold on a record is dropped by the reclamation's disposer, once no hazard
+//     pointer guards it; until then a finder may still be reading it.
+//
+// Ordering within a bucket. Michael's lists are sorted and libcds asks for a three-way compare,
+// but a Key has only Hash and KeyEqual. Records are ordered by full hash value; among records
+// with equal hashes but unequal keys, the node is always reported as "less" than the probe. A
+// search for key k therefore walks the whole run of records with k's hash and stops only at a
+// record equal to k or at the first larger hash; an insert of k lands at the end of that run,
+// by a CAS on the run's last link, which fails if anything was linked there meanwhile. Two
+// concurrent inserts of the same key thus contend for the same link and the loser's retry finds
+// the winner: insert-if-absent holds even for colliding hashes, with no ordering on Key.
+// (libcds's search always calls compare(node, probe); see michael_list.h, search().)
+#pragma once
+
+#include <cds/intrusive/michael_list_dhp.h>
+#include <cds/intrusive/michael_list_hp.h>
+#include <cds/intrusive/michael_set.h>
+
+#include <cstddef>
+#include <new>
+#include <type_traits>
+
+#include "flight.hpp"
+#include "libcds_runtime.hpp"
+#include "protocol.hpp"
+#include "spare.hpp"
+
+namespace singleflight::detail {
+
+template <class GC>
+struct libcds_michael {
+  template <class Key, class Value, class Hash, class KeyEqual>
+  class table {
+    static_assert(std::is_empty_v<KeyEqual> && std::is_default_constructible_v<KeyEqual>,
+                  "singleflight: the libcds table compares keys with a default-constructed "
+                  "KeyEqual, so KeyEqual must be a stateless function object");
+
+   public:
+    static constexpr std::size_t kDefaultExpectedFlights = 256;
+
+    struct record : flight<Value>, cds::intrusive::michael_list::node<GC> {
+      record(std::size_t h, const Key& k) : flight<Value>(&reclaim, /*table_holds=*/1), hash(h), key(k) {}
+      const std::size_t hash;  // Hash{}(key), computed once by the leader
+      const Key key;
+    };
+
+    // `expected_flights`: about how many flights may be in progress at once (at most the number
+    // of threads calling the group). The bucket array is that size rounded up to a power of two
+    // and never grows; more flights only make buckets longer.
+    explicit table(std::size_t expected_flights = kDefaultExpectedFlights)
+        : set_(expected_flights, /*load factor=*/1) {}
+
+    ~table() { enter(); }  // the set's destructor, which runs next, uses hazard pointers
+
+    table(const table&) = delete;
+    table& operator=(const table&) = delete;
+
+    // Attaches the calling thread to the collector on its first call.
+    static void enter() { libcds_runtime<GC>::enter(); }
+
+    // The record registered for `key`, with a user reference taken; empty if there is none.
+    flight_ref<Value> find(std::size_t h, const Key& key) {
+      const probe p{h, &key};
+      flight<Value>* found = nullptr;
+      set_.find(p, [&found](record& r, const probe&) {
+        if (r.try_add_user()) found = &r;
+      });
+      return flight_ref<Value>::adopt(found);
+    }
+
+    // A new record for `key`, led by the calling thread, not yet registered.
+    static record* make(std::size_t h, const Key& key) {
+      record* mem = spare<record>::take();
+      try {
+        return ::new (static_cast<void*>(mem)) record(h, key);
+      } catch (...) {
+        spare<record>::give_back(mem);
+        throw;
+      }
+    }
+
+    // Registers `r` unless a record for its key is registered already.
+    bool insert(record& r) { return set_.insert(r); }
+
+    // Destroys a record that lost the race to register; it was never visible to another thread.
+    static void discard(record* r) noexcept {
+      r->~record();
+      spare<record>::give_back(r);
+    }
+
+    // Removes exactly `r`, if it is still registered. The one primitive by which a record leaves
+    // the table, for completion and forget() alike.
+    bool erase(record& r) noexcept { return set_.unlink(r); }
+
+    // Removes whichever record is registered for `key` now.
+    void forget(std::size_t h, const Key& key) {
+      if (auto guarded = set_.get(probe{h, &key})) erase(*guarded);
+    }
+
+   private:
+    struct probe {
+      std::size_t hash;
+      const Key* key;
+    };
+
+    struct order {
+      int operator()(const record& node, const record& r) const noexcept {
+        return compare(node, r.hash, r.key);
+      }
+      int operator()(const record& node, const probe& p) const noexcept {
+        return compare(node, p.hash, *p.key);
+      }
+      static int compare(const record& node, std::size_t h, const Key& k) noexcept {
+        if (node.hash != h) return node.hash < h ? -1 : 1;
+        return KeyEqual{}(node.key, k) ? 0 : -1;  // unequal keys, equal hashes: keep walking
+      }
+    };
+
+    struct stored_hash {
+      std::size_t operator()(const record& r) const noexcept { return r.hash; }
+      std::size_t operator()(const probe& p) const noexcept { return p.hash; }
+    };
+
+    // Called once per record by the collector, after the record was unlinked and once no hazard
+    // pointer guards it: the table no longer reaches the record.
+    struct disposer {
+      void operator()(record* r) const noexcept { r->release_hold(); }
+    };
+
+    static void reclaim(flight<Value>* f) noexcept {
+      record* r = static_cast<record*>(f);
+      r->~record();
+      spare<record>::free(r);
+    }
+
+    using list_traits = typename cds::intrusive::michael_list::make_traits<
+        cds::intrusive::opt::hook<cds::intrusive::michael_list::base_hook<cds::opt::gc<GC>>>,
+        cds::opt::compare<order>, cds::intrusive::opt::disposer<disposer>>::type;
+    using list = cds::intrusive::MichaelList<GC, record, list_traits>;
+    // No item counter: a shared counter bumped by every insert and erase would be the one point
+    // of contention in an otherwise independent set of buckets.
+    using set_traits = typename cds::intrusive::michael_set::make_traits<
+        cds::opt::hash<stored_hash>,
+        cds::opt::item_counter<cds::atomicity::empty_item_counter>>::type;
+
+    cds::intrusive::MichaelHashSet<GC, list, set_traits> set_;
+  };
+};
+
+}  // namespace singleflight::detail

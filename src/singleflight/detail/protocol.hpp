@@ -1,0 +1,169 @@
+// singleflight::detail — internal; the leader's and the follower's halves of a call, shared by
+// every implementation. Tables differ only in how a caller finds or registers a record and how
+// the leader removes it; what happens once a caller knows its role is written once, here.
+//
+// Included by singleflight.hpp after result, cancelled and reentrant_call are defined.
+#pragma once
+
+#include <concepts>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <functional>
+#include <stop_token>
+#include <type_traits>
+#include <utility>
+
+#include "atomic.hpp"
+#include "config.hpp"
+#include "flight.hpp"
+
+namespace singleflight::detail {
+
+// One user reference to a flight, released when the handle dies unless it is handed on to a
+// result. Move-only.
+template <class Value>
+class flight_ref {
+ public:
+  flight_ref() noexcept = default;
+  // Takes over a reference the caller already owns.
+  static flight_ref adopt(flight<Value>* f) noexcept { return flight_ref(f); }
+
+  flight_ref(flight_ref&& other) noexcept : f_(std::exchange(other.f_, nullptr)) {}
+  flight_ref& operator=(flight_ref&& other) noexcept {
+    flight_ref(std::move(other)).swap(*this);
+    return *this;
+  }
+  ~flight_ref() {
+    if (f_ != nullptr) f_->release_user();
+  }
+
+  explicit operator bool() const noexcept { return f_ != nullptr; }
+  flight<Value>* operator->() const noexcept { return f_; }
+  flight<Value>& operator*() const noexcept { return *f_; }
+
+  // Gives up ownership of the reference without releasing it.
+  flight<Value>* release() noexcept { return std::exchange(f_, nullptr); }
+  void swap(flight_ref& other) noexcept { std::swap(f_, other.f_); }
+
+ private:
+  explicit flight_ref(flight<Value>* f) noexcept : f_(f) {}
+  flight<Value>* f_ = nullptr;
+};
+
+// Builds a result from a reference that the result then owns. Result's constructor is private;
+// this is its only friend.
+struct result_access {
+  template <class Value>
+  static result<Value> make(flight_ref<Value> f, bool shared, bool leader) noexcept {
+    return result<Value>(f.release(), shared, leader);
+  }
+};
+
+// Compile-time checks on fn, stated once for every implementation so that misuse reads as a
+// sentence rather than as a page of template errors.
+template <class F, class Value>
+constexpr void check_fn() {
+  static_assert(std::invocable<F>,
+                "singleflight: fn must be callable with no arguments, e.g. [&] { return load(key); }");
+  if constexpr (std::invocable<F>) {
+    static_assert(!std::is_void_v<std::invoke_result_t<F>>,
+                  "singleflight: fn must return a value; use a small struct or std::monostate "
+                  "for a call whose only outcome is success or an exception");
+    static_assert(std::is_constructible_v<Value, std::invoke_result_t<F>>,
+                  "singleflight: Value must be constructible from what fn returns");
+  }
+}
+
+template <class Key, class Value>
+constexpr void check_types() {
+  static_assert(std::is_copy_constructible_v<Key>, "singleflight: Key must be copy-constructible");
+  static_assert(std::is_move_constructible_v<Value> || std::is_constructible_v<Value, Value>,
+                "singleflight: Value must be move-constructible");
+  static_assert(!std::is_reference_v<Value> && !std::is_const_v<Value>,
+                "singleflight: Value must be an object type; results hand out const references");
+}
+
+// The leader's half. `f` is the leader's reference to a record it has just registered;
+// `unregister` removes that record from its table by identity (it does nothing if forget()
+// already removed it) and must not throw: a flight that cannot be removed cannot be closed.
+template <class Value, class F, class Unregister>
+result<Value> lead(flight_ref<Value> f, F&& fn, Unregister&& unregister) {
+  static_assert(std::is_nothrow_invocable_v<Unregister&>);
+  try {
+    f->produce(std::forward<F>(fn));
+  } catch (...) {
+    f->fail(std::current_exception());
+    unregister();
+    f->close();
+    throw;  // the same exception object every follower rethrows (S3); lets forced unwinding go on
+  }
+  unregister();
+  const bool shared = f->close();
+  return result_access::make(std::move(f), shared, /*leader=*/true);
+}
+
+// Waits for the flight to close. With a stop token that can be stopped, a stop callback wakes
+// the parked follower; the callback is deregistered (waiting for it to finish if it is running)
+// before the follower's reference is released, so it never touches a freed record.
+template <class Value>
+bool await(flight<Value>& f, const no_stop& stop) noexcept {
+  return f.await(stop);
+}
+
+template <class Value>
+bool await(flight<Value>& f, const std::stop_token& stop) noexcept {
+  std::stop_callback wake(stop, [&f]() noexcept { f.interrupt(); });
+  return f.await(stop);
+}
+
+// The stop-token overloads of call(): a token already stopped cancels the call before it joins
+// or starts anything; a token that can never be stopped costs nothing more than no token.
+template <class Call>
+auto with_stop(const std::stop_token& stop, Call&& call) {
+  if (stop.stop_requested()) throw cancelled();
+  if (!stop.stop_possible()) return call(no_stop{});
+  return call(stop);
+}
+
+// The follower's half, after a successful try_join.
+template <class Value, class Stop>
+result<Value> follow(flight_ref<Value> f, const Stop& stop) {
+  if (!detail::await(*f, stop)) throw cancelled();
+  f->rethrow_if_failed();
+  return result_access::make(std::move(f), /*shared=*/true, /*leader=*/false);
+}
+
+// Counts a group's flights in progress when SINGLEFLIGHT_CHECK_LIFETIME is on, and reports a
+// group destroyed with flights in progress (S10) instead of letting their leaders touch freed
+// memory later. Compiles to nothing otherwise.
+#if SINGLEFLIGHT_CHECK_LIFETIME
+class lifetime_check {
+ public:
+  // Relaxed: a counter read only by the destructor, which must already be ordered after every
+  // call on the group (destroying a group that is still in use is the error being reported).
+  void started() noexcept { in_progress_.fetch_add(1, std::memory_order_relaxed); }
+  void finished() noexcept { in_progress_.fetch_sub(1, std::memory_order_relaxed); }
+  void on_destroy(const char* what) const noexcept {
+    const long n = in_progress_.load(std::memory_order_relaxed);
+    if (n != 0) {
+      std::fprintf(stderr,
+                   "singleflight: %s destroyed with %ld flight(s) in progress; every call must "
+                   "return before its group is destroyed (S10)\n",
+                   what, n);
+      std::abort();
+    }
+  }
+
+ private:
+  atomic<long> in_progress_{0};
+};
+#else
+struct lifetime_check {
+  void started() noexcept {}
+  void finished() noexcept {}
+  void on_destroy(const char*) const noexcept {}
+};
+#endif
+
+}  // namespace singleflight::detail
