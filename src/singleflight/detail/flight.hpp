@@ -164,14 +164,14 @@ class flight {
   // For a record reached through a lock-free table: takes a user reference unless the last user
   // is already gone (then the flight is closed and out of the table, and the caller looks again).
   [[nodiscard]] bool try_add_user() noexcept {
-    // (7) acquire on the reads: a read of zero synchronizes with the last (8), after which the
-    // record's unlink is visible and the caller's next lookup cannot return it.
+    // (7) acquire: a read of zero synchronizes with the last (8), after which the record's
+    // unlink is visible and the caller's next lookup cannot return it. (A successful increment
+    // needs no ordering: the table's guard keeps the memory alive and the outcome is read only
+    // after (3)-(5); it is acquire only because a failure order may not be stronger.)
     std::uint32_t n = users_.load(std::memory_order_acquire);
     do {
       if (n == 0) return false;
-      // Relaxed on success: the memory is kept alive by the table's guard, and the outcome is
-      // read only after (3)-(5).
-    } while (!users_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed,
+    } while (!users_.compare_exchange_weak(n, n + 1, std::memory_order_acquire,
                                            std::memory_order_acquire));
     return true;
   }

@@ -31,7 +31,7 @@ struct libcds_gc;  // how to create, attach to and detach from one libcds collec
 
 template <>
 struct libcds_gc<cds::gc::DHP> {
-  static void create() { new cds::gc::DHP(); }
+  static cds::gc::DHP* create() { return new cds::gc::DHP(); }
   static void attach() { cds::gc::dhp::smr::attach_thread(); }
   static void detach() noexcept { cds::gc::dhp::smr::detach_thread(); }
 };
@@ -40,7 +40,7 @@ template <>
 struct libcds_gc<cds::gc::HP> {
   static constexpr std::size_t kHpPerThread = 8;   // a Michael list search needs 3 guards
   static constexpr std::size_t kHpMaxThreads = 1024;
-  static void create() { new cds::gc::HP(kHpPerThread, kHpMaxThreads); }
+  static cds::gc::HP* create() { return new cds::gc::HP(kHpPerThread, kHpMaxThreads); }
   static void attach() { cds::gc::hp::smr::attach_thread(); }
   static void detach() noexcept { cds::gc::hp::smr::detach_thread(); }
 };
@@ -56,12 +56,12 @@ class libcds_runtime {
 
  private:
   static void create_once() {
-    static const bool created = [] {
+    // Never destroyed: see the header comment. (Kept in a static so it stays reachable.)
+    static GC* const collector = [] {
       cds::Initialize();
-      libcds_gc<GC>::create();  // never destroyed: see the header comment
-      return true;
+      return libcds_gc<GC>::create();
     }();
-    (void)created;
+    (void)collector;
   }
 
   static void attach_slow() {
