@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages this project needs, and only those that are missing.
+# As root it installs them (apt-get, non-interactive); otherwise it names them and exits 1.
+# Everything comes from Debian's own archive: nothing is downloaded from anywhere else.
+set -euo pipefail
+
+packages=(
+  g++ make cmake                      # the build (g++ 12 also brings the TSan/ASan/UBSan runtimes)
+  libcds-dev                          # the lock-free hash map under singleflight::group
+  libgtest-dev                        # tests/
+  libbenchmark-dev                    # bench/
+  golang-go golang-golang-x-sync-dev  # Go's singleflight, benchmarked beside ours
+  relacy-dev spin                     # proofs/
+  python3 python3-matplotlib          # plots of results/
+)
+
+if ! command -v dpkg-query >/dev/null; then
+  echo "==> install-deps: no dpkg-query here; this script knows Debian 12 only. Install: ${packages[*]}" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]]; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "==> install-deps: all ${#packages[@]} Debian packages are installed"
+  exit 0
+fi
+if ((EUID != 0)); then
+  echo "==> install-deps: missing Debian packages: ${missing[*]}" >&2
+  echo "    as root: apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "==> install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "==> install-deps: done"
