@@ -75,7 +75,7 @@ tsan() { sanitized tsan thread; }
 asan() { sanitized asan address,undefined; }
 
 consumer() {
-  local tmp
+  # Not `local`: the EXIT trap runs when the stage's subshell ends, after this function returned.
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   echo "==> installing build/release into $tmp/prefix"
