@@ -24,6 +24,19 @@
 
 #include "thread_exit.hpp"
 
+#if defined(__SANITIZE_THREAD__)
+#define SINGLEFLIGHT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SINGLEFLIGHT_TSAN 1
+#endif
+#endif
+
+#ifdef SINGLEFLIGHT_TSAN
+extern "C" void __tsan_acquire(void* addr);
+extern "C" void __tsan_release(void* addr);
+#endif
+
 namespace singleflight::detail {
 
 template <class GC>
@@ -67,9 +80,30 @@ class libcds_runtime {
   static void attach_slow() {
     create_once();
     libcds_gc<GC>::attach();
-    node_.run = [](thread_exit_node*) noexcept { libcds_gc<GC>::detach(); };
+    handed_over();
+    node_.run = [](thread_exit_node*) noexcept {
+      handing_over();
+      libcds_gc<GC>::detach();
+    };
     thread_exit::at_exit(node_);
   }
+
+  // libcds gives an exiting thread's hazard-pointer record to the next thread that attaches. The
+  // hand-over happens inside libcds.so, which ThreadSanitizer does not instrument, so it cannot
+  // see that the old owner's last use of the record precedes the new owner's first; these two
+  // annotations tell it, and do nothing in other builds. (Strictly, libcds claims the record
+  // with a relaxed CAS; every CPU orders it, but the C++ model alone would not.)
+  static void handing_over() noexcept {
+#ifdef SINGLEFLIGHT_TSAN
+    __tsan_release(&handover_);
+#endif
+  }
+  static void handed_over() noexcept {
+#ifdef SINGLEFLIGHT_TSAN
+    __tsan_acquire(&handover_);
+#endif
+  }
+  static inline char handover_ = 0;
 
   // Registered while the thread is attached; its clean-up detaches the thread.
   static inline thread_local thread_exit_node node_{};
