@@ -44,7 +44,7 @@ TYPED_TEST(cancellation, stopped_follower_leaves_promptly_and_the_flight_goes_on
     }
   };
   add_others();
-  std::stop_source stop;
+  std::stop_source stop = new_stop_source();
   std::jthread follower([&] {
     arrived.arrive();
     EXPECT_THROW(g.call(1, fn, stop.get_token()), cancelled);
@@ -67,7 +67,7 @@ TYPED_TEST(cancellation, stopped_follower_leaves_promptly_and_the_flight_goes_on
 
 // A token whose stop was requested before anyone could wait on it.
 std::stop_token already_stopped() {
-  std::stop_source source;
+  std::stop_source source = new_stop_source();
   source.request_stop();
   return source.get_token();
 }
@@ -116,7 +116,7 @@ TYPED_TEST(cancellation, token_that_can_never_be_stopped_behaves_like_no_token) 
 // The leader is never cancelled: its own token being stopped while fn runs changes nothing.
 TYPED_TEST(cancellation, leader_runs_fn_to_the_end_even_if_its_token_is_stopped) {
   group_for<TypeParam, int, int> g;
-  std::stop_source stop;
+  std::stop_source stop = new_stop_source();
   gate started, stopped;
   std::jthread leader([&] {
     const auto r = g.call(1, [&] {
@@ -143,7 +143,7 @@ TYPED_TEST(cancellation, stop_racing_the_leaders_return_is_either_value_or_cance
   for (int i = 0; i < kIterations; ++i) {
     gate release;
     held_leader<int> leader(g, 1, release, [i] { return i; });
-    std::stop_source stop;
+    std::stop_source stop = new_stop_source();
     arrivals arrived;
     std::jthread follower([&] {
       arrived.arrive();

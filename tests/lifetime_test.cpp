@@ -165,7 +165,7 @@ TYPED_TEST(lifetime, nothing_leaks_after_cancellation) {
     group_for<TypeParam, int, tracked> g;
     gate release;
     held_leader<tracked> leader(g, 1, release, [&] { return tracked(c, 1); });
-    std::stop_source stop;
+    std::stop_source stop = new_stop_source();
     gate follower_done;
     std::jthread follower([&] {
       EXPECT_THROW(g.call(1, [&] { return tracked(c, 2); }, stop.get_token()),

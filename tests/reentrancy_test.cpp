@@ -21,7 +21,7 @@ static_assert(std::is_base_of_v<std::logic_error, reentrant_call>);
 
 TYPED_TEST(reentrancy, calling_own_key_from_fn_throws_reentrant_call) {
   group_for<TypeParam, int, int> g;
-  std::stop_source stop;  // the overload with a token checks too
+  std::stop_source stop = new_stop_source();  // the overload with a token checks too
   int refusals = 0;
   bool inner_ran = false;
   auto inner = [&] {
