@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <exception>
+#include <latch>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -66,6 +67,11 @@ void expect_exception_reaches_every_caller() {
   std::atomic<long> executions{0};
   gate release;
   flight_log log;
+  // Every caller stays in its handler until all have read what they caught. The callers share
+  // each exception object through exception_ptr, whose reference count lives in libstdc++.so,
+  // which ThreadSanitizer does not instrument: without this it would not see that one caller's
+  // reads end before another caller's release destroys the object.
+  std::latch all_caught(kCallers);
 
   pile_up_callers(kCallers, release, [&](int) {
     bool ran_fn = false;
@@ -80,9 +86,12 @@ void expect_exception_reaches_every_caller() {
       ADD_FAILURE() << "call returned although the flight threw";
     } catch (const typename Kind::error& e) {
       log.add({Kind::flight_of(e), ran_fn, std::nullopt, &e});
+      all_caught.arrive_and_wait();
+      return;
     } catch (...) {
       ADD_FAILURE() << "the exception lost its type";
     }
+    all_caught.arrive_and_wait();
   });
   log.expect_consistent();  // one leader and one exception object per flight
   EXPECT_EQ(log.callers(), static_cast<std::size_t>(kCallers));
