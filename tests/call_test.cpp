@@ -15,7 +15,7 @@ namespace {
 
 template <class Impl>
 class call : public ::testing::Test {};
-TYPED_TEST_SUITE(call, implementations, implementation_names);
+TYPED_TEST_SUITE(call, implementations);
 
 // Go: TestDo.
 TYPED_TEST(call, lone_caller_is_leader_and_not_shared) {

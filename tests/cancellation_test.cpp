@@ -16,7 +16,7 @@ namespace {
 
 template <class Impl>
 class cancellation : public ::testing::Test {};
-TYPED_TEST_SUITE(cancellation, implementations, implementation_names);
+TYPED_TEST_SUITE(cancellation, implementations);
 
 using singleflight::cancelled;
 

@@ -13,7 +13,7 @@ namespace {
 
 template <class Impl>
 class coalescing : public ::testing::Test {};
-TYPED_TEST_SUITE(coalescing, implementations, implementation_names);
+TYPED_TEST_SUITE(coalescing, implementations);
 
 // Go: TestDoDupSuppress. The first flight is held until every caller is on its way, so callers
 // pile up behind it; whoever comes too late leads a flight of its own, which the per-flight

@@ -19,7 +19,7 @@ namespace {
 
 template <class Impl>
 class exceptions : public ::testing::Test {};
-TYPED_TEST_SUITE(exceptions, implementations, implementation_names);
+TYPED_TEST_SUITE(exceptions, implementations);
 
 // The kinds of exception thrown below. Each says how to throw one for a given flight and how to
 // read the flight back from what a caller caught.

@@ -13,7 +13,7 @@ namespace {
 
 template <class Impl>
 class forget : public ::testing::Test {};
-TYPED_TEST_SUITE(forget, implementations, implementation_names);
+TYPED_TEST_SUITE(forget, implementations);
 
 using singleflight::result;
 

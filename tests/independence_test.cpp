@@ -16,7 +16,7 @@ namespace {
 
 template <class Impl>
 class independence : public ::testing::Test {};
-TYPED_TEST_SUITE(independence, implementations, implementation_names);
+TYPED_TEST_SUITE(independence, implementations);
 
 // Every key has the same hash.
 struct constant_hash {

@@ -18,7 +18,7 @@ namespace {
 
 template <class Impl>
 class lifetime : public ::testing::Test {};
-TYPED_TEST_SUITE(lifetime, implementations, implementation_names);
+TYPED_TEST_SUITE(lifetime, implementations);
 
 using singleflight::result;
 
@@ -184,7 +184,7 @@ TYPED_TEST(lifetime, nothing_leaks_after_cancellation) {
 
 template <class Impl>
 class lifetime_DeathTest : public ::testing::Test {};
-TYPED_TEST_SUITE(lifetime_DeathTest, implementations, implementation_names);
+TYPED_TEST_SUITE(lifetime_DeathTest, implementations);
 
 // Runs in the death test's child process: destroys a group while the leader of its only flight
 // is held inside fn. The group's destructor must abort; were it to return instead, the child
@@ -209,7 +209,7 @@ TYPED_TEST(lifetime_DeathTest, destroying_a_group_with_a_flight_in_progress_abor
 #if SINGLEFLIGHT_CHECK_LIFETIME
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(destroy_group_during_flight<TypeParam>(), ::testing::KilledBySignal(SIGABRT),
-              "destroyed with");
+              std::string(TypeParam::reported_as) + " destroyed with 1 flight");
 #else
   GTEST_SKIP() << "SINGLEFLIGHT_CHECK_LIFETIME is 0 in this build (NDEBUG): the check is off";
 #endif

@@ -13,7 +13,7 @@ namespace {
 
 template <class Impl>
 class reentrancy : public ::testing::Test {};
-TYPED_TEST_SUITE(reentrancy, implementations, implementation_names);
+TYPED_TEST_SUITE(reentrancy, implementations);
 
 using singleflight::reentrant_call;
 

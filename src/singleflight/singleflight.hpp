@@ -163,7 +163,6 @@ class group {
   explicit group(std::size_t expected_flights) : table_(expected_flights) {}
   group(const group&) = delete;
   group& operator=(const group&) = delete;
-  ~group() { lifetime_.on_destroy("singleflight::group"); }
 
   // Go: Do. Runs fn as the leader of a new flight for key, or waits for the flight in progress.
   template <class F>
@@ -212,7 +211,8 @@ class group {
 
   [[no_unique_address]] Hash hash_;
   table_type table_;
-  [[no_unique_address]] detail::lifetime_check lifetime_;
+  // Last, so destroyed first: a group destroyed mid-flight is reported before its table goes.
+  [[no_unique_address]] detail::lifetime_check lifetime_{"singleflight::group"};
 };
 
 // The baseline, faithful to Go's package: one std::mutex around one std::unordered_map from key
@@ -224,7 +224,6 @@ class mutex_group {
   mutex_group() = default;
   mutex_group(const mutex_group&) = delete;
   mutex_group& operator=(const mutex_group&) = delete;
-  ~mutex_group() { lifetime_.on_destroy("singleflight::mutex_group"); }
 
   template <class F>
   result<Value> call(const Key& key, F&& fn) {
@@ -240,6 +239,10 @@ class mutex_group {
     std::lock_guard lock(mu_);
     map_.erase(key);
   }
+
+ protected:
+  // For groups built from mutex_groups: `what` names the outer group in lifetime reports.
+  explicit mutex_group(const char* what) noexcept : lifetime_(what) {}
 
  private:
   struct record : detail::flight<Value> {
@@ -282,7 +285,7 @@ class mutex_group {
 
   std::mutex mu_;
   std::unordered_map<Key, detail::flight<Value>*, Hash, KeyEqual> map_;
-  [[no_unique_address]] detail::lifetime_check lifetime_;
+  [[no_unique_address]] detail::lifetime_check lifetime_{"singleflight::mutex_group"};
 };
 
 // The sharded baseline: independent mutex_groups chosen by hash, so that keys in different shards
@@ -313,7 +316,9 @@ class sharded_group {
 
  private:
   // A cache line (two on parts that prefetch in pairs) per shard, so that shards never share one.
-  struct alignas(128) shard : mutex_group<Key, Value, Hash, KeyEqual> {};
+  struct alignas(128) shard : mutex_group<Key, Value, Hash, KeyEqual> {
+    shard() noexcept : mutex_group<Key, Value, Hash, KeyEqual>("singleflight::sharded_group") {}
+  };
 
   shard& shard_for(const Key& key) {
     // Fibonacci hashing: the shard takes the product's high bits, the shard's map uses the hash's

@@ -140,29 +140,34 @@ result<Value> follow(flight_ref<Value> f, const Stop& stop) {
 #if SINGLEFLIGHT_CHECK_LIFETIME
 class lifetime_check {
  public:
+  // `what` names the group in the report, e.g. "singleflight::group".
+  explicit lifetime_check(const char* what) noexcept : what_(what) {}
+
   // Relaxed: a counter read only by the destructor, which must already be ordered after every
   // call on the group (destroying a group that is still in use is the error being reported).
   void started() noexcept { in_progress_.fetch_add(1, std::memory_order_relaxed); }
   void finished() noexcept { in_progress_.fetch_sub(1, std::memory_order_relaxed); }
-  void on_destroy(const char* what) const noexcept {
+
+  ~lifetime_check() {
     const long n = in_progress_.load(std::memory_order_relaxed);
     if (n != 0) {
       std::fprintf(stderr,
                    "singleflight: %s destroyed with %ld flight(s) in progress; every call must "
                    "return before its group is destroyed (S10)\n",
-                   what, n);
+                   what_, n);
       std::abort();
     }
   }
 
  private:
+  const char* what_;
   atomic<long> in_progress_{0};
 };
 #else
 struct lifetime_check {
+  explicit constexpr lifetime_check(const char*) noexcept {}
   void started() noexcept {}
   void finished() noexcept {}
-  void on_destroy(const char*) const noexcept {}
 };
 #endif
 
