@@ -2,6 +2,7 @@
 // cached once a flight has ended (S2), and shared()/leader() describe each flight exactly (S4).
 // Go's TestDoDupSuppress lives here.
 #include <atomic>
+#include <latch>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,6 +50,29 @@ TYPED_TEST(coalescing, many_threads_on_one_key_agree_per_flight) {
 
 TYPED_TEST(coalescing, many_threads_on_many_keys_agree_per_flight) {
   hammer_keys<TypeParam, 8>();
+}
+
+// Programs with hundreds of threads must not hit a limit in the table's memory reclamation
+// (libcds's DHP has none; HP is sized for 1024 threads). All threads are alive at once, each
+// calls on a few shared keys, and every flight is checked as usual.
+TYPED_TEST(coalescing, hundreds_of_threads_can_call_at_once) {
+  constexpr int kThreads = 300;
+  constexpr int kKeys = 7;
+  group_for<TypeParam, int, long> g;
+  std::atomic<long> flights{0};
+  flight_log log;
+  std::latch all_alive(kThreads);  // no thread returns before every thread has called once
+
+  run_together(kThreads, [&](int t) {
+    for (int i = 0; i < 3; ++i) {
+      const auto r = g.call((t + i) % kKeys, [&] { return ++flights; });
+      log.add(sighting_of(r, *r));
+      if (i == 0) all_alive.arrive_and_wait();
+    }
+  });
+
+  log.expect_consistent();
+  EXPECT_EQ(log.callers(), static_cast<std::size_t>(3 * kThreads));
 }
 
 // S2: the outcome of a finished flight is never handed to a later call.
