@@ -70,6 +70,7 @@
 namespace singleflight {
 namespace detail {
 struct result_access;
+struct model_access;  // proofs/ only: calls group with the model checker's stop tokens
 }
 
 // Thrown to a caller that stopped waiting because its stop_token was requested (S7).
@@ -135,18 +136,25 @@ class result {
 }  // namespace singleflight
 
 // The groups below are assembled from these parts; none of them is public.
-#include "detail/libcds_table.hpp"
 #include "detail/protocol.hpp"
+#ifndef SINGLEFLIGHT_RELACY  // the models bring a table of their own (proofs/)
+#include "detail/libcds_table.hpp"
+#endif
 
 namespace singleflight {
 
 // Where `group` keeps its flight records. Each is a table policy: the protocol is the same, only
 // the table differs (bench/ compares them).
 namespace tables {
+#ifndef SINGLEFLIGHT_RELACY
 // libcds MichaelHashSet with dynamic hazard pointers: no limit on the number of threads.
 using michael_dhp = detail::libcds_michael<cds::gc::DHP>;
 // libcds MichaelHashSet with classic hazard pointers, sized for 1024 threads.
 using michael_hp = detail::libcds_michael<cds::gc::HP>;
+#else
+struct michael_dhp;
+struct michael_hp;
+#endif
 }  // namespace tables
 
 // The lock-free implementation, the subject of this project.
@@ -196,18 +204,25 @@ class group {
         continue;  // it closed after we found it, so it is out of the table: look again
       }
       record* r = table_type::make(h, key);
-      if (!table_.insert(*r)) {  // another caller registered the key first: join it instead
-        table_type::discard(r);
+      const bool registered = table_.insert(*r);
+      if (!registered && !detail::mutant::is(detail::mutant::ignore_insert_failure)) {
+        table_type::discard(r);  // another caller registered the key first: join it instead
         continue;
       }
       lifetime_.started();
       return detail::lead(detail::flight_ref<Value>::adopt(r), std::forward<F>(fn),
-                          [this, r]() noexcept {
-                            table_.erase(*r);
+                          [this, r, h, &key]() noexcept {
+                            if constexpr (detail::mutant::is(detail::mutant::erase_by_key)) {
+                              table_.forget(h, key);
+                            } else {
+                              table_.erase(*r);
+                            }
                             lifetime_.finished();
                           });
     }
   }
+
+  friend struct detail::model_access;
 
   [[no_unique_address]] Hash hash_;
   table_type table_;

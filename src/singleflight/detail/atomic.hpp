@@ -1,12 +1,22 @@
-// singleflight::detail — internal; the one place the library touches atomics and parking.
+// singleflight::detail — internal; the one seam between the protocol and the machine.
 //
-// Every atomic the protocol uses is a detail::atomic<T>, and every park and wake goes through
-// detail::wait / detail::notify_all, so that the model checker (proofs/) can substitute its own
-// atomics and futex for these names and check the shipped protocol rather than a copy of it.
+// Everything the protocol does that a model checker must see goes through the names below:
+// atomics (detail::atomic<T>), parking and waking (detail::wait, detail::notify_all), the calling
+// thread's identity (this_thread_tag), accesses to plain data that crosses threads
+// (plain_access), and stop tokens (stop_callback_for). Normal builds get the standard library
+// here. proofs/ defines SINGLEFLIGHT_RELACY and gets the Relacy model checker's versions
+// (relacy_shim.hpp) under the same names, so the models check the shipped protocol, not a copy.
 #pragma once
+
+#include "config.hpp"
+
+#ifdef SINGLEFLIGHT_RELACY
+#include "relacy_shim.hpp"
+#else
 
 #include <atomic>
 #include <cstdint>
+#include <stop_token>
 
 namespace singleflight::detail {
 
@@ -35,4 +45,32 @@ inline void spin_pause() noexcept {
 #endif
 }
 
+// The address of a thread-local object: unique among live threads, and cheap to read. A flight
+// records its leader's tag so that a call from inside fn into the same key can be refused (S11).
+inline const void* this_thread_tag() noexcept {
+  static thread_local const char tag = 0;
+  return &tag;
+}
+
+// Marks the accesses to a piece of plain (non-atomic) data that one thread writes and others
+// read: the flight's outcome, the fields a leader writes before publishing its record. Nothing in
+// normal builds; under the model checker each mark is a checked access, so a missing
+// happens-before between writer and reader is reported as a data race.
+struct plain_access {
+  void write() noexcept {}
+  void read() const noexcept {}
+};
+
+// The stop-callback type that goes with a stop-token type.
+template <class Token>
+struct stop_callback_for;
+
+template <>
+struct stop_callback_for<std::stop_token> {
+  template <class F>
+  using type = std::stop_callback<F>;
+};
+
 }  // namespace singleflight::detail
+
+#endif  // SINGLEFLIGHT_RELACY

@@ -1,6 +1,8 @@
 // singleflight::detail — internal; build switches shared by every header. Not part of the API.
 #pragma once
 
+#include <atomic>
+
 // SINGLEFLIGHT_CHECK_LIFETIME: when 1, each group counts its flights in progress and its
 // destructor aborts with a message if any remain (S10: destroying a group with flights in
 // progress is a precondition violation). On by default in builds without NDEBUG; it costs two
@@ -16,6 +18,48 @@
 // SINGLEFLIGHT_SPIN_BEFORE_PARK: how many times a follower re-reads the state word (with a CPU
 // pause between reads) before it sets the has-waiters bit and parks. A follower that sees the
 // flight finish within the spin never makes the leader pay for a futex wake-up.
+// Under the model checker one read keeps the path in the model without multiplying its states.
 #ifndef SINGLEFLIGHT_SPIN_BEFORE_PARK
+#ifdef SINGLEFLIGHT_RELACY
+#define SINGLEFLIGHT_SPIN_BEFORE_PARK 1
+#else
 #define SINGLEFLIGHT_SPIN_BEFORE_PARK 64
 #endif
+#endif
+
+// SINGLEFLIGHT_RELACY: when defined, atomic.hpp takes its atomics, parking, thread identity, stop
+// tokens and plain-data probes from the Relacy model checker (relacy_shim.hpp) instead of the
+// standard library. Only proofs/ defines it.
+
+namespace singleflight::detail {
+
+// Deliberate breakages for proofs/. Each names one step or ordering of the protocol; proofs/
+// compiles the shipped headers with SINGLEFLIGHT_MUTANT set to one of them and checks that the
+// model checker catches the breakage, so that no model passes vacuously. Real builds never set it.
+namespace mutant {
+enum id {
+  none,
+  ignore_insert_failure,      // a caller whose insert failed leads anyway (S1)
+  erase_by_key,               // the leader removes whatever is registered for its key (S5)
+  relaxed_publish,            // close() publishes the outcome with a relaxed RMW (S3, S8)
+  join_after_close,           // try_join() ignores DONE (S4)
+  read_joined_before_close,   // close() reads JOINED, then sets DONE in a separate step (S4)
+  skip_waiters_bit,           // a follower parks without setting WAITERS (S6)
+  notify_before_done,         // the leader notifies, then sets DONE (S6)
+  no_epoch_bump,              // a stop callback notifies without changing the word (S7)
+  release_before_deregister,  // a cancelled follower lets go before its stop callback is gone (S7)
+  release_hold_first,         // the last user releases its hold before destroying the outcome (S10)
+};
+#ifdef SINGLEFLIGHT_MUTANT
+inline constexpr id active = SINGLEFLIGHT_MUTANT;
+#else
+inline constexpr id active = none;
+#endif
+constexpr bool is(id m) noexcept { return active == m; }
+// The ordering a numbered site uses: `order`, or relaxed under mutant `m`.
+constexpr std::memory_order weakened_by(id m, std::memory_order order) noexcept {
+  return is(m) ? std::memory_order_relaxed : order;
+}
+}  // namespace mutant
+
+}  // namespace singleflight::detail

@@ -42,13 +42,6 @@
 
 namespace singleflight::detail {
 
-// The address of a thread-local object: unique among live threads, and cheap to read. A flight
-// records its leader's tag so that a call from inside fn into the same key can be refused (S11).
-inline const void* this_thread_tag() noexcept {
-  static thread_local const char tag = 0;
-  return &tag;
-}
-
 // Stands in for a std::stop_token when the caller passed none: the compiler removes every check.
 struct no_stop {
   static constexpr bool stop_requested() noexcept { return false; }
@@ -62,14 +55,19 @@ class flight {
   // Created by the leader: one user (the leader), one hold for the users, `table_holds` for the
   // table. `reclaim` frees the enclosing record once the last hold is gone.
   flight(reclaim_fn reclaim, std::uint32_t table_holds) noexcept
-      : holds_(1 + table_holds), reclaim_(reclaim) {}
+      : holds_(1 + table_holds), reclaim_(reclaim) {
+    published_.write();
+  }
   flight(const flight&) = delete;
   flight& operator=(const flight&) = delete;
   ~flight() {}  // the outcome is destroyed by the last user, never here
 
   // ---- who leads (S11) ----
 
-  bool led_by_this_thread() const noexcept { return leader_ == this_thread_tag(); }
+  bool led_by_this_thread() const noexcept {
+    published_.read();
+    return leader_ == this_thread_tag();
+  }
 
   // ---- the protocol: join, close, wait, interrupt ----
 
@@ -78,7 +76,8 @@ class flight {
   [[nodiscard]] bool try_join() noexcept {
     // (1) acquire: when this reads DONE it synchronizes with (2), so the unlink that preceded the
     // close is visible and the retried lookup cannot return this record again.
-    return (state_.fetch_or(kJoined, std::memory_order_acquire) & kDone) == 0;
+    const std::uint32_t prev = state_.fetch_or(kJoined, std::memory_order_acquire);
+    return (prev & kDone) == 0 || mutant::is(mutant::join_after_close);
   }
 
   // Leader, after writing the outcome and removing the record from its table, holding its user
@@ -88,8 +87,17 @@ class flight {
     // (4) and (5). Without it a follower could see DONE and read a value not yet constructed.
     // Being a read-modify-write, it also orders against (4): if a follower set WAITERS first,
     // this sees it and wakes it; otherwise the follower's (4) sees DONE and never parks.
-    const std::uint32_t prev = state_.fetch_or(kDone, std::memory_order_release);
-    if ((prev & kWaiters) != 0) notify_all(state_);
+    if constexpr (mutant::is(mutant::read_joined_before_close)) {
+      const bool joined = (state_.load(std::memory_order_relaxed) & kJoined) != 0;
+      if ((state_.fetch_or(kDone, std::memory_order_release) & kWaiters) != 0) notify_all(state_);
+      return joined;
+    }
+    if constexpr (mutant::is(mutant::notify_before_done)) {
+      if ((state_.load(std::memory_order_relaxed) & kWaiters) != 0) notify_all(state_);
+    }
+    const std::uint32_t prev =
+        state_.fetch_or(kDone, mutant::weakened_by(mutant::relaxed_publish, std::memory_order_release));
+    if ((prev & kWaiters) != 0 && !mutant::is(mutant::notify_before_done)) notify_all(state_);
     return (prev & kJoined) != 0;
   }
 
@@ -105,7 +113,7 @@ class flight {
     }
     while ((s & kDone) == 0) {
       if (stop.stop_requested()) return false;
-      if ((s & kWaiters) == 0) {
+      if ((s & kWaiters) == 0 && !mutant::is(mutant::skip_waiters_bit)) {
         // (4) acquire: pairs with (2) if DONE is already set, and with (6): if a stop callback
         // bumped the word before this, its stop request is visible to the check above on the
         // next turn of the loop, so the follower cannot park after missing its own wake-up.
@@ -126,6 +134,10 @@ class flight {
   void interrupt() noexcept {
     // (6) release: pairs with (3), (4) and (5). A follower that reads the new epoch also sees the
     // stop request that ran this callback, so it leaves instead of parking again.
+    if constexpr (mutant::is(mutant::no_epoch_bump)) {
+      notify_all(state_);
+      return;
+    }
     const std::uint32_t prev = state_.fetch_add(kEpoch, std::memory_order_release);
     if ((prev & kWaiters) != 0) notify_all(state_);
   }
@@ -136,6 +148,7 @@ class flight {
   template <class F>
   void produce(F&& fn) {
     ::new (static_cast<void*>(std::addressof(value_))) Value(std::invoke(std::forward<F>(fn)));
+    outcome_access_.write();
   }
 
   // Records fn's exception. An empty pointer (a foreign exception, or the forced unwinding of a
@@ -148,11 +161,16 @@ class flight {
           "(a foreign exception or thread cancellation)"));
     }
     error_ = std::move(e);
+    outcome_access_.write();
   }
 
-  const Value& value() const noexcept { return value_; }
+  const Value& value() const noexcept {
+    outcome_access_.read();
+    return value_;
+  }
 
   void rethrow_if_failed() const {
+    outcome_access_.read();
     if (error_) std::rethrow_exception(error_);
   }
 
@@ -180,8 +198,9 @@ class flight {
     // (8) acq_rel: the release half orders this holder's reads of the outcome before whoever
     // destroys it; the acquire half, in the last holder, pairs with every other holder's release.
     if (users_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      if constexpr (mutant::is(mutant::release_hold_first)) release_hold();
       destroy_outcome();
-      release_hold();
+      if constexpr (!mutant::is(mutant::release_hold_first)) release_hold();
     }
   }
 
@@ -194,6 +213,7 @@ class flight {
  private:
   // Runs in the last user after close(): the outcome is exactly one of a value or an error.
   void destroy_outcome() noexcept {
+    outcome_access_.write();
     if (error_) {
       error_ = nullptr;
     } else {
@@ -217,6 +237,7 @@ class flight {
   // Written by the leader's thread at creation, before the record is published; read-only after.
   const void* const leader_ = this_thread_tag();
   const reclaim_fn reclaim_;
+  [[no_unique_address]] plain_access published_;  // marks the reads of the fields above
 
   // The outcome: written by the leader before close() — exactly one of value_ (constructed) or
   // error_ (non-null) — and read by callers only after they observed DONE through (2).
@@ -224,6 +245,7 @@ class flight {
     Value value_;
   };
   std::exception_ptr error_;
+  [[no_unique_address]] plain_access outcome_access_;  // marks every access to the outcome
 };
 
 }  // namespace singleflight::detail

@@ -87,40 +87,63 @@ constexpr void check_types() {
 // The leader's half. `f` is the leader's reference to a record it has just registered;
 // `unregister` removes that record from its table by identity (it does nothing if forget()
 // already removed it) and must not throw: a flight that cannot be removed cannot be closed.
+//
+// fn's exception is captured in the handler and everything else happens after it: the handler
+// does nothing that synchronizes. (Under the model checker all model threads share one OS thread,
+// and with it C++'s stack of caught exceptions; a switch inside a handler would let another
+// thread's exception be rethrown here.) The exception std::current_exception cannot capture —
+// the forced unwinding of a cancelled thread, or a foreign exception — must leave through its
+// handler, so only that case closes the flight inside the handler and rethrows with `throw;`.
 template <class Value, class F, class Unregister>
 result<Value> lead(flight_ref<Value> f, F&& fn, Unregister&& unregister) {
   static_assert(std::is_nothrow_invocable_v<Unregister&>);
+  std::exception_ptr error;
   try {
     f->produce(std::forward<F>(fn));
   } catch (...) {
-    f->fail(std::current_exception());
+    error = std::current_exception();
+    if (!error) {
+      f->fail(nullptr);  // followers get a std::runtime_error saying what happened
+      unregister();
+      f->close();
+      throw;
+    }
+  }
+  if (error) {
+    f->fail(error);
     unregister();
     f->close();
-    throw;  // the same exception object every follower rethrows (S3); lets forced unwinding go on
+    std::rethrow_exception(std::move(error));  // the object every follower rethrows too (S3)
   }
   unregister();
   const bool shared = f->close();
   return result_access::make(std::move(f), shared, /*leader=*/true);
 }
 
-// Waits for the flight to close. With a stop token that can be stopped, a stop callback wakes
-// the parked follower; the callback is deregistered (waiting for it to finish if it is running)
-// before the follower's reference is released, so it never touches a freed record.
+// Waits for the flight to close; false if `stop` was requested first. With a token that can be
+// stopped, a stop callback wakes the parked follower. The callback is deregistered (waiting for
+// it to finish if it is running on another thread) before the follower's reference `f` is
+// released, so the callback never touches a freed record.
 template <class Value>
-bool await(flight<Value>& f, const no_stop& stop) noexcept {
+bool await(flight_ref<Value>&, flight<Value>& f, const no_stop& stop) noexcept {
   return f.await(stop);
 }
 
-template <class Value>
-bool await(flight<Value>& f, const std::stop_token& stop) noexcept {
-  std::stop_callback wake(stop, [&f]() noexcept { f.interrupt(); });
-  return f.await(stop);
+template <class Value, class Token>
+bool await(flight_ref<Value>& ref, flight<Value>& f, const Token& stop) noexcept {
+  auto wake = [&f]() noexcept { f.interrupt(); };
+  typename stop_callback_for<Token>::template type<decltype(wake)> registration(stop, wake);
+  const bool done = f.await(stop);
+  if constexpr (mutant::is(mutant::release_before_deregister)) {
+    if (!done) ref = flight_ref<Value>();
+  }
+  return done;
 }
 
 // The stop-token overloads of call(): a token already stopped cancels the call before it joins
 // or starts anything; a token that can never be stopped costs nothing more than no token.
-template <class Call>
-auto with_stop(const std::stop_token& stop, Call&& call) {
+template <class Token, class Call>
+auto with_stop(const Token& stop, Call&& call) {
   if (stop.stop_requested()) throw cancelled();
   if (!stop.stop_possible()) return call(no_stop{});
   return call(stop);
@@ -129,7 +152,7 @@ auto with_stop(const std::stop_token& stop, Call&& call) {
 // The follower's half, after a successful try_join.
 template <class Value, class Stop>
 result<Value> follow(flight_ref<Value> f, const Stop& stop) {
-  if (!detail::await(*f, stop)) throw cancelled();
+  if (!detail::await(f, *f, stop)) throw cancelled();
   f->rethrow_if_failed();
   return result_access::make(std::move(f), /*shared=*/true, /*leader=*/false);
 }

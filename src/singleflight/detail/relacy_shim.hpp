@@ -1,0 +1,286 @@
+// singleflight::detail — internal; the Relacy model checker's side of atomic.hpp, included only
+// when SINGLEFLIGHT_RELACY is defined (proofs/). Same names as the standard side, so the protocol
+// headers compile unchanged:
+//
+//   atomic<T>          a Relacy atomic; every operation carries its caller's source location, so
+//                      the checker's histories point into flight.hpp and protocol.hpp.
+//   wait, notify_all   Relacy's futex model (which also wakes spuriously), on the state word.
+//   this_thread_tag    one address per model thread (all model threads share one OS thread).
+//   plain_access       a Relacy var: each mark is a checked access to plain data.
+//   model_stop_*       a stop source, token and callback with the guarantees of std's that the
+//                      protocol relies on (std::stop_callback itself would block the OS thread).
+//
+// Relacy renames memory_order_*, new, delete, malloc and free with macros, which would break any
+// standard header included after it and the library's own std::memory_order_* spellings. So the
+// standard headers come first, then Relacy, then those renamings are undone. Relacy still
+// replaces the global operator new and delete, so memory allocated inside a model is tracked
+// (leaks, use after free).
+#pragma once
+
+#include <atomic>
+#include <bit>
+#include <cassert>
+#include <climits>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <source_location>
+#include <stdexcept>
+#include <stop_token>
+#include <thread>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+
+#include <relacy/relacy.hpp>
+
+#undef memory_order_relaxed
+#undef memory_order_consume
+#undef memory_order_acquire
+#undef memory_order_release
+#undef memory_order_acq_rel
+#undef memory_order_seq_cst
+#undef new
+#undef delete
+#undef malloc
+#undef calloc
+#undef realloc
+#undef free
+
+namespace singleflight::detail {
+
+using here = std::source_location;
+
+inline rl::debug_info relacy_info(const here& at) noexcept {
+  return rl::debug_info(at.function_name(), at.file_name(), at.line());
+}
+
+constexpr rl::memory_order relacy_order(std::memory_order mo) noexcept {
+  switch (mo) {
+    case std::memory_order_relaxed: return rl::mo_relaxed;
+    case std::memory_order_consume: return rl::mo_consume;
+    case std::memory_order_acquire: return rl::mo_acquire;
+    case std::memory_order_release: return rl::mo_release;
+    case std::memory_order_acq_rel: return rl::mo_acq_rel;
+    case std::memory_order_seq_cst: return rl::mo_seq_cst;
+  }
+  return rl::mo_seq_cst;
+}
+
+// Relacy's futex works on an atomic<int>, so a 32-bit unsigned word is kept as one.
+template <class T>
+using relacy_rep = std::conditional_t<std::is_same_v<T, std::uint32_t>, int, T>;
+
+template <class T>
+class relacy_atomic {
+  using rep = relacy_rep<T>;
+
+ public:
+  relacy_atomic(T value = T()) : a_(static_cast<rep>(value)) {}  // NOLINT: as std::atomic
+  relacy_atomic(const relacy_atomic&) = delete;
+  relacy_atomic& operator=(const relacy_atomic&) = delete;
+
+  T load(std::memory_order mo, here at = here::current()) const {
+    return static_cast<T>(a_.load(relacy_order(mo), relacy_info(at)));
+  }
+  void store(T v, std::memory_order mo, here at = here::current()) {
+    a_.store(static_cast<rep>(v), relacy_order(mo), relacy_info(at));
+  }
+  T exchange(T v, std::memory_order mo, here at = here::current()) {
+    return static_cast<T>(a_.exchange(static_cast<rep>(v), relacy_order(mo), relacy_info(at)));
+  }
+  T fetch_add(T v, std::memory_order mo, here at = here::current()) {
+    return static_cast<T>(a_.fetch_add(static_cast<rep>(v), relacy_order(mo), relacy_info(at)));
+  }
+  T fetch_sub(T v, std::memory_order mo, here at = here::current()) {
+    return static_cast<T>(a_.fetch_sub(static_cast<rep>(v), relacy_order(mo), relacy_info(at)));
+  }
+  T fetch_or(T v, std::memory_order mo, here at = here::current()) {
+    return static_cast<T>(a_.fetch_or(static_cast<rep>(v), relacy_order(mo), relacy_info(at)));
+  }
+  bool compare_exchange_weak(T& expected, T desired, std::memory_order success,
+                             std::memory_order failure, here at = here::current()) {
+    rep e = static_cast<rep>(expected);
+    const bool ok = a_.compare_exchange_weak(e, static_cast<rep>(desired), relacy_order(success),
+                                             relacy_info(at), relacy_order(failure), relacy_info(at));
+    expected = static_cast<T>(e);
+    return ok;
+  }
+
+  rl::atomic<rep>& relacy() const noexcept { return a_; }
+
+ private:
+  mutable rl::atomic<rep> a_;
+};
+
+template <class T>
+using atomic = relacy_atomic<T>;
+
+// As std::atomic::wait: returns only once the word no longer holds `expected`; a wake-up (or a
+// spurious return of Relacy's futex) with the value unchanged parks again.
+inline void wait(const atomic<std::uint32_t>& word, std::uint32_t expected, std::memory_order order,
+                 here at = here::current()) noexcept {
+  while (word.load(order, at) == expected) {
+    rl::rl_futex(&word.relacy(), rl::RL_FUTEX_WAIT, static_cast<int>(expected), nullptr, nullptr,
+                 0, relacy_info(at));
+  }
+}
+
+inline void notify_all(atomic<std::uint32_t>& word, here at = here::current()) noexcept {
+  rl::rl_futex(&word.relacy(), rl::RL_FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0, relacy_info(at));
+}
+
+inline void spin_pause() noexcept {}
+
+inline const void* this_thread_tag() noexcept {
+  static const char tags[64] = {};
+  return &tags[rl::thread_index()];
+}
+
+class plain_access {
+ public:
+  void write(here at = here::current()) noexcept { v_(relacy_info(at)) = 1; }
+  void read(here at = here::current()) const noexcept {
+    [[maybe_unused]] const int seen = v_(relacy_info(at));
+  }
+
+ private:
+  rl::var<int> v_;
+};
+
+// ---- stop tokens for the model ---------------------------------------------------------------
+//
+// The guarantees of std::stop_source / stop_token / stop_callback that the protocol relies on:
+//   - request_stop() sets the flag, then runs every registered callback in the requesting thread;
+//   - a callback registered after the request runs at once, in the registering thread;
+//   - a callback's destructor deregisters it, and if the callback is running on another thread,
+//     waits until it has returned.
+// The callback list is guarded by a Relacy mutex; a destructor that must wait parks on a futex.
+
+struct model_stop_node {
+  void (*run)(model_stop_node*) noexcept = nullptr;
+  model_stop_node* next = nullptr;
+  bool registered = false;           // guarded by the state's mutex
+  rl::atomic<int> finished{0};       // set by the requester once run() returned
+};
+
+struct model_stop_state {
+  rl::atomic<int> requested{0};
+  rl::mutex mu;
+  model_stop_node* head = nullptr;     // guarded by mu
+  model_stop_node* running = nullptr;  // guarded by mu
+  unsigned running_thread = 0;         // guarded by mu
+};
+
+class model_stop_token {
+ public:
+  model_stop_token() = default;
+  explicit model_stop_token(model_stop_state* s) noexcept : state_(s) {}
+  bool stop_requested() const noexcept {
+    return state_ != nullptr && state_->requested.load(rl::mo_acquire, RL_INFO) != 0;
+  }
+  bool stop_possible() const noexcept { return state_ != nullptr; }
+  model_stop_state* state() const noexcept { return state_; }
+
+ private:
+  model_stop_state* state_ = nullptr;
+};
+
+class model_stop_source {
+ public:
+  model_stop_source() : state_(new model_stop_state) {}
+  model_stop_source(const model_stop_source&) = delete;
+  model_stop_source& operator=(const model_stop_source&) = delete;
+  ~model_stop_source() { delete state_; }
+
+  model_stop_token get_token() const noexcept { return model_stop_token(state_); }
+
+  bool request_stop() noexcept {
+    model_stop_state& s = *state_;
+    if (s.requested.exchange(1, rl::mo_acq_rel, RL_INFO) != 0) return false;
+    s.mu.lock(RL_INFO);
+    while (model_stop_node* n = s.head) {
+      s.head = n->next;
+      n->registered = false;
+      s.running = n;
+      s.running_thread = rl::thread_index();
+      s.mu.unlock(RL_INFO);
+      n->run(n);
+      s.mu.lock(RL_INFO);
+      s.running = nullptr;
+      n->finished.store(1, rl::mo_release, RL_INFO);
+      rl::rl_futex(&n->finished, rl::RL_FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0, RL_INFO);
+    }
+    s.mu.unlock(RL_INFO);
+    return true;
+  }
+
+ private:
+  model_stop_state* state_;
+};
+
+template <class F>
+class model_stop_callback : model_stop_node {
+ public:
+  model_stop_callback(const model_stop_token& token, F f) : state_(token.state()), f_(std::move(f)) {
+    if (state_ == nullptr) return;
+    run = [](model_stop_node* n) noexcept { static_cast<model_stop_callback*>(n)->f_(); };
+    state_->mu.lock(RL_INFO);
+    if (state_->requested.load(rl::mo_acquire, RL_INFO) != 0) {
+      state_->mu.unlock(RL_INFO);
+      state_ = nullptr;
+      f_();
+      return;
+    }
+    next = state_->head;
+    state_->head = this;
+    registered = true;
+    state_->mu.unlock(RL_INFO);
+  }
+  model_stop_callback(const model_stop_callback&) = delete;
+  model_stop_callback& operator=(const model_stop_callback&) = delete;
+
+  ~model_stop_callback() {
+    if (state_ == nullptr) return;
+    state_->mu.lock(RL_INFO);
+    if (registered) {
+      model_stop_node** link = &state_->head;
+      while (*link != this) link = &(*link)->next;
+      *link = next;
+      state_->mu.unlock(RL_INFO);
+      return;
+    }
+    const bool running_elsewhere =
+        state_->running == this && state_->running_thread != rl::thread_index();
+    state_->mu.unlock(RL_INFO);
+    if (running_elsewhere) {
+      while (finished.load(rl::mo_acquire, RL_INFO) == 0) {
+        rl::rl_futex(&finished, rl::RL_FUTEX_WAIT, 0, nullptr, nullptr, 0, RL_INFO);
+      }
+      state_->mu.lock(RL_INFO);  // the requester holds the mutex until it is done with this node
+      state_->mu.unlock(RL_INFO);
+    }
+  }
+
+ private:
+  model_stop_state* state_;
+  F f_;
+};
+
+template <class Token>
+struct stop_callback_for;
+
+template <>
+struct stop_callback_for<model_stop_token> {
+  template <class F>
+  using type = model_stop_callback<F>;
+};
+
+}  // namespace singleflight::detail
