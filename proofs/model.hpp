@@ -1,0 +1,294 @@
+// What every Relacy model shares: the shipped headers compiled against the model checker, the
+// table the models put behind `group`, a way to call with the model's stop tokens, a flag for
+// ordering the models' own threads, and the runner that decides whether a run passed.
+//
+// A model compiled without SINGLEFLIGHT_MUTANT passes when Relacy finds no failure. Compiled
+// with SINGLEFLIGHT_MUTANT=<name> (the same headers with one deliberate breakage), it passes only
+// when Relacy reports the failure that breakage must cause; a mutant that survives fails the
+// test, so no model passes vacuously.
+#pragma once
+
+#ifndef SINGLEFLIGHT_RELACY
+#define SINGLEFLIGHT_RELACY 1
+#endif
+#include <singleflight/singleflight.hpp>  // pulls in Relacy through detail/relacy_shim.hpp
+
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <initializer_list>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+
+namespace singleflight::detail {
+
+// Calls group::call_with with a model stop token through the same with_stop as the public
+// overload, which takes a std::stop_token.
+struct model_access {
+  template <class Group, class Key, class F, class Token>
+  static auto call(Group& g, const Key& key, F&& fn, const Token& stop) {
+    return with_stop(stop, [&](const auto& s) { return g.call_with(key, std::forward<F>(fn), s); });
+  }
+};
+
+}  // namespace singleflight::detail
+
+namespace sfmodel {
+
+namespace sf = singleflight;
+namespace sfd = singleflight::detail;
+
+// ---- the table behind `group` in every model -------------------------------------------------
+//
+// Exactly the contract group relies on (paper/design.md §3), kept obviously correct so that the
+// model checks the protocol: slots for keys 0..kKeys-1 under a Relacy mutex; insert-if-absent,
+// find with a user reference taken, erase by identity. The mutex gives the same publication the
+// lock-free table gives (a finder sees everything the leader wrote before inserting). A record
+// that leaves the table is unreachable at once, so the table's hold is released right away, as a
+// collector with no readers left would (libcds releases it later, from its disposer).
+struct model_table {
+  static constexpr int kKeys = 4;
+
+  template <class Key, class Value, class Hash, class KeyEqual>
+  class table {
+   public:
+    struct record : sfd::flight<Value> {
+      record(std::size_t h, const Key& k) : sfd::flight<Value>(&reclaim, /*table_holds=*/1), hash(h), key(k) {}
+      const std::size_t hash;
+      const Key key;
+    };
+
+    explicit table(std::size_t = 0) {}
+    table(const table&) = delete;
+    table& operator=(const table&) = delete;
+
+    static void enter() {}
+
+    sfd::flight_ref<Value> find(std::size_t, const Key& key) {
+      mu_.lock(RL_INFO);
+      record* r = slot(key);
+      const bool referenced = r != nullptr && r->try_add_user();
+      mu_.unlock(RL_INFO);
+      return sfd::flight_ref<Value>::adopt(referenced ? r : nullptr);
+    }
+
+    static record* make(std::size_t h, const Key& key) { return new record(h, key); }
+
+    bool insert(record& r) {
+      mu_.lock(RL_INFO);
+      const bool absent = slot(r.key) == nullptr;
+      if (absent) slot(r.key) = &r;
+      mu_.unlock(RL_INFO);
+      return absent;
+    }
+
+    static void discard(record* r) noexcept { delete r; }
+
+    bool erase(record& r) noexcept {
+      mu_.lock(RL_INFO);
+      const bool registered = slot(r.key) == &r;
+      if (registered) slot(r.key) = nullptr;
+      mu_.unlock(RL_INFO);
+      if (registered) r.release_hold();
+      return registered;
+    }
+
+    void forget(std::size_t, const Key& key) {
+      mu_.lock(RL_INFO);
+      record* r = slot(key);
+      slot(key) = nullptr;
+      mu_.unlock(RL_INFO);
+      if (r != nullptr) r->release_hold();
+    }
+
+   private:
+    static void reclaim(sfd::flight<Value>* f) noexcept { delete static_cast<record*>(f); }
+    record*& slot(const Key& key) { return slots_[static_cast<std::size_t>(key) % kKeys]; }
+
+    rl::mutex mu_;
+    std::array<record*, kKeys> slots_{};  // guarded by mu_
+  };
+};
+
+template <class Value>
+using group = sf::group<int, Value, std::hash<int>, std::equal_to<int>, model_table>;
+
+template <class Group, class F, class Token>
+auto call(Group& g, int key, F&& fn, const Token& stop) {
+  return sfd::model_access::call(g, key, std::forward<F>(fn), stop);
+}
+
+using stop_source = sfd::model_stop_source;
+
+// ---- ordering the models' own threads ----------------------------------------------------------
+
+// A one-shot flag a model thread waits on (parked on a Relacy futex, so waiting adds no spinning
+// to the search).
+class flag {
+ public:
+  void set() {
+    v_.store(1, rl::mo_release, RL_INFO);
+    rl::rl_futex(&v_, rl::RL_FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0, RL_INFO);
+  }
+  void wait() {
+    while (v_.load(rl::mo_acquire, RL_INFO) == 0) {
+      rl::rl_futex(&v_, rl::RL_FUTEX_WAIT, 0, nullptr, nullptr, 0, RL_INFO);
+    }
+  }
+  bool is_set() { return v_.load(rl::mo_acquire, RL_INFO) != 0; }
+
+ private:
+  rl::atomic<int> v_{0};
+};
+
+// ---- running a model -----------------------------------------------------------------------------
+
+inline const char* mutant_name(sfd::mutant::id m) {
+  using namespace sfd::mutant;
+  switch (m) {
+    case none: return "none";
+    case ignore_insert_failure: return "ignore_insert_failure";
+    case erase_by_key: return "erase_by_key";
+    case relaxed_publish: return "relaxed_publish";
+    case join_after_close: return "join_after_close";
+    case read_joined_before_close: return "read_joined_before_close";
+    case skip_waiters_bit: return "skip_waiters_bit";
+    case notify_before_done: return "notify_before_done";
+    case no_epoch_bump: return "no_epoch_bump";
+    case release_before_deregister: return "release_before_deregister";
+    case release_hold_first: return "release_hold_first";
+  }
+  return "?";
+}
+
+struct search {
+  rl::scheduler_type_e type = rl::fair_full_search_scheduler_type;
+  rl::iteration_t iterations = 0;  // 0: the scheduler's own end (exhaustive), or 1000 otherwise
+  unsigned bound = 2;              // context bound, for the context-bound search
+  // For a suite that a binary always searches at random (one too large for the other kinds).
+  rl::iteration_t random_iterations = 100000;
+};
+
+inline const char* search_name(rl::scheduler_type_e t) {
+  switch (t) {
+    case rl::fair_full_search_scheduler_type: return "exhaustive";
+    case rl::random_scheduler_type: return "random";
+    case rl::fair_context_bound_scheduler_type: return "context-bound";
+    default: return "?";
+  }
+}
+
+// Parses --search exhaustive|random|context-bound, --iterations N, --bound K and
+// --random-iterations N over the model's defaults in `s`. On anything else prints a usage line
+// and returns false.
+inline bool parse(int argc, char** argv, search& s) {
+  auto number = [](std::string_view text, auto& out) {
+    unsigned long long n = 0;
+    const auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (err != std::errc() || end != text.data() + text.size()) return false;
+    out = static_cast<std::remove_reference_t<decltype(out)>>(n);
+    return true;
+  };
+  bool ok = argc % 2 == 1;
+  for (int i = 1; ok && i + 1 < argc; i += 2) {
+    const std::string_view flag = argv[i], value = argv[i + 1];
+    if (flag == "--search") {
+      if (value == "exhaustive") s.type = rl::fair_full_search_scheduler_type;
+      else if (value == "random") s.type = rl::random_scheduler_type;
+      else if (value == "context-bound") s.type = rl::fair_context_bound_scheduler_type;
+      else ok = false;
+    } else if (flag == "--iterations") {
+      ok = number(value, s.iterations);
+    } else if (flag == "--bound") {
+      ok = number(value, s.bound);
+    } else if (flag == "--random-iterations") {
+      ok = number(value, s.random_iterations) && s.random_iterations > 0;
+    } else {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    std::cerr << "usage: " << argv[0]
+              << " [--search exhaustive|random|context-bound] [--iterations N] [--bound K]"
+                 " [--random-iterations N]\n";
+  }
+  return ok;
+}
+
+// What catching one mutant means for one model: the result Relacy must report.
+struct catches {
+  sfd::mutant::id mutant;
+  rl::test_result_e result;
+};
+
+// How many suites this process has run; see finish().
+inline int suites_run = 0;
+
+// Runs one test suite and prints one line that scripts/ and proofs/README.md read:
+//   RESULT model=<suite> property=<S..> mutant=<name> threads=<n> search=<kind> iterations=<n>
+//          time_ms=<t> result=<what Relacy reported> expected=<...> verdict=pass|FAIL
+// Without a mutant the suite must succeed. With one, the suite runs only if `mutants` names it,
+// and passes only if Relacy reports one of the results listed for it; a suite that was not built
+// to catch the active mutant is skipped (and returns true).
+template <class Suite>
+bool run(const char* name, const char* property, const search& s,
+         std::initializer_list<catches> mutants) {
+  const bool mutated = sfd::mutant::active != sfd::mutant::none;
+  std::string wanted = mutated ? "" : "SUCCESS";
+  for (const catches& c : mutants) {
+    if (c.mutant == sfd::mutant::active) {
+      wanted += (wanted.empty() ? "" : "|") + std::string(rl::test_result_str(c.result));
+    }
+  }
+  if (wanted.empty()) return true;
+  ++suites_run;
+
+  rl::test_params p;
+  p.search_type = s.type;
+  p.context_bound = s.bound;
+  if (s.iterations != 0) p.iteration_count = s.iterations;
+  else if (s.type == rl::fair_full_search_scheduler_type) p.iteration_count = ~rl::iteration_t{0};
+  // Relacy prints to std::cout: the suite's name, and on a failure the history of the failing
+  // execution (for a mutant, the evidence of what caught it). A string stream would not do:
+  // memory Relacy allocates inside a model belongs to the model and must not outlive it.
+
+  const auto start = std::chrono::steady_clock::now();
+  rl::simulate<Suite>(p);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start).count();
+
+  bool pass = !mutated && p.test_result == rl::test_result_success;
+  for (const catches& c : mutants) {
+    pass = pass || (mutated && c.mutant == sfd::mutant::active && p.test_result == c.result);
+  }
+  auto spaced = [](std::string text) {
+    for (char& c : text) c = c == ' ' ? '_' : c;
+    return text;
+  };
+  std::cout << "RESULT model=" << name << " property=" << property
+            << " mutant=" << mutant_name(sfd::mutant::active)
+            << " threads=" << Suite::params::thread_count << " search=" << search_name(s.type)
+            << (s.type == rl::fair_context_bound_scheduler_type ? "(" + std::to_string(s.bound) + ")" : "")
+            << " iterations=" << p.stop_iteration << " time_ms=" << ms
+            << " result=" << spaced(rl::test_result_str(p.test_result))
+            << " expected=" << spaced(wanted) << " verdict=" << (pass ? "pass" : "FAIL") << std::endl;
+  return pass;
+}
+
+// main's exit status: 0 when every suite passed, and (for a mutant build) at least one suite
+// was built to catch the mutant, so that a mutant compiled into the wrong model cannot pass.
+inline int finish(bool all_passed) {
+  if (sfd::mutant::active != sfd::mutant::none && suites_run == 0) {
+    std::cout << "RESULT error: no model in this binary catches mutant "
+              << mutant_name(sfd::mutant::active) << std::endl;
+    return 1;
+  }
+  return all_passed ? 0 : 1;
+}
+
+}  // namespace sfmodel
