@@ -1,10 +1,11 @@
-// S6: no lost wake-up. Callers of one key, every interleaving: whichever of them follow may park
-// on the flight's state word, and when fn returns every one of them must return without help
-// from anyone else. A follower parks only after its fetch_or of WAITERS, and the leader reads
-// WAITERS with the same read-modify-write that sets DONE, so one of the two always sees the
-// other; if the follower came first, the leader's notify_all wakes it. A lost wake-up shows as a
-// deadlock: the follower parked for ever, and no thread left to wake it. Relacy's futex also
-// wakes spuriously, so the followers' re-check loop is exercised too.
+// S6: no lost wake-up. Callers of one key (two: every interleaving with up to four preemptions;
+// three: at random); whichever of them follow may park on the flight's state word, and when fn
+// returns every one of them must return without help from anyone else. A follower parks only
+// after its fetch_or of WAITERS, and the leader reads WAITERS with the same read-modify-write
+// that sets DONE, so one of the two always sees the other; if the follower came first, the
+// leader's notify_all wakes it. A lost wake-up shows as a deadlock: the follower parked for
+// ever, and no thread left to wake it. Relacy's futex also wakes spuriously, so the followers'
+// re-check loop is exercised too.
 #include "model.hpp"
 
 namespace sfmodel {

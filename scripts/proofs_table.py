@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Regenerates the results table in proofs/README.md from the raw logs of proofs/run.
+
+usage: scripts/proofs_table.py README LOG [LOG...]
+
+Each model prints one line per suite it ran:
+  RESULT model=... property=... mutant=... threads=... search=... iterations=... time_ms=...
+         result=... expected=... verdict=pass|FAIL
+The table goes between the markers <!-- results:begin --> and <!-- results:end --> in README.
+Mutant descriptions come from the comments of the mutant enum in
+src/singleflight/detail/config.hpp (Relacy) and from `MUTANT <name>: <text>` comments in
+proofs/spin/singleflight.pml (Spin), so that each is written once.
+"""
+import pathlib
+import re
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def parse_results(log):
+    rows, meta = [], {}
+    for line in pathlib.Path(log).read_text(errors="replace").splitlines():
+        m = re.match(r"^# (\w+):\s+(.*)$", line)
+        if m:
+            meta[m.group(1)] = m.group(2)
+        line = re.sub(r"^\d+: ", "", line)  # ctest -V prefixes each line with the test number
+        if line.startswith("RESULT model="):
+            rows.append(dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv))
+    return meta, rows
+
+
+def mutant_descriptions():
+    text = {}
+    config = ROOT / "src/singleflight/detail/config.hpp"
+    for m in re.finditer(r"^\s*(\w+),\s*//\s*(.*)$", config.read_text(), re.M):
+        text[m.group(1)] = m.group(2).strip()
+    pml = ROOT / "proofs/spin/singleflight.pml"
+    if pml.exists():
+        for m in re.finditer(r"MUTANT (\w+):\s*(.*?)\s*(?:\*/)?$", pml.read_text(), re.M):
+            text.setdefault(m.group(1), m.group(2))
+    return text
+
+
+def seconds(ms):
+    ms = int(ms)
+    if ms < 1000:
+        return f"{ms} ms"
+    return f"{ms / 1000:.1f} s" if ms < 100_000 else f"{ms / 60_000:.1f} min"
+
+
+def table(tier, meta, rows, descriptions):
+    out = [f"**Tier `{tier}`** — {meta.get('date', '?')}, commit {meta.get('commit', '?')}, "
+           f"{meta.get('machine', '?')}; {meta.get('compiler', '?')}; "
+           f"Relacy {meta.get('relacy', '?')}; {meta.get('spin', '?')}. "
+           f"Raw log: [`results/proofs/{tier}.log`](../results/proofs/{tier}.log).", ""]
+    models = [r for r in rows if r["mutant"] == "none"]
+    mutants = [r for r in rows if r["mutant"] != "none"]
+    out += ["| model | property | threads | search | executions | time | result |",
+            "|---|---|---|---|---|---|---|"]
+    for r in models:
+        out.append(f"| `{r['model']}` | {r['property']} | {r['threads']} | {r['search']} | "
+                   f"{int(r['iterations']):,} | {seconds(r['time_ms'])} | "
+                   f"{'no failure' if r['verdict'] == 'pass' else '**FAIL**: ' + r['result']} |")
+    if mutants:
+        out += ["", "| mutant | what it breaks | caught by | reported | after (executions) | time | caught? |",
+                "|---|---|---|---|---|---|---|"]
+        for r in mutants:
+            out.append(f"| `{r['mutant']}` | {descriptions.get(r['mutant'], '')} | `{r['model']}` | "
+                       f"{r['result'].replace('_', ' ')} | {int(r['iterations']):,} | "
+                       f"{seconds(r['time_ms'])} | {'yes' if r['verdict'] == 'pass' else '**NO**'} |")
+    total = sum(int(r["time_ms"]) for r in rows)
+    failed = sum(r["verdict"] != "pass" for r in rows)
+    out += ["", f"{len(models)} model runs, {len(mutants)} mutant runs, {seconds(total)} of checking; "
+                f"{failed} verdict(s) failed.", ""]
+    return out
+
+
+def main(argv):
+    if len(argv) < 3:
+        sys.exit(__doc__)
+    readme = pathlib.Path(argv[1])
+    descriptions = mutant_descriptions()
+    body = []
+    for log in argv[2:]:
+        meta, rows = parse_results(log)
+        if not rows:
+            sys.exit(f"{log}: no RESULT lines; did the models run?")
+        body += table(pathlib.Path(log).stem, meta, rows, descriptions)
+    text = readme.read_text()
+    if BEGIN not in text or END not in text:
+        sys.exit(f"{readme}: markers {BEGIN} / {END} not found")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(head + BEGIN + "\n" + "\n".join(body) + END + tail)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
