@@ -11,6 +11,7 @@ packages=(
   libbenchmark-dev                    # bench/
   golang-go golang-golang-x-sync-dev  # Go's singleflight, benchmarked beside ours
   relacy-dev spin                     # proofs/
+  libcpp-httplib-dev pkgconf curl     # examples/http_demo: HTTP library, its cflags, the client
   python3 python3-matplotlib          # plots of results/
 )
 
