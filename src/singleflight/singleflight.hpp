@@ -211,9 +211,9 @@ class group {
       }
       lifetime_.started();
       return detail::lead(detail::flight_ref<Value>::adopt(r), std::forward<F>(fn),
-                          [this, r, h, &key]() noexcept {
+                          [this, r]() noexcept {
                             if constexpr (detail::mutant::is(detail::mutant::erase_by_key)) {
-                              table_.forget(h, key);
+                              table_.forget(r->hash, r->key);
                             } else {
                               table_.erase(*r);
                             }
