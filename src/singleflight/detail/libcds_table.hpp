@@ -3,6 +3,11 @@
 // Dynamic Lock-Free Hash Tables and List-Based Sets", SPAA 2002), with hazard-pointer (HP) or
 // dynamic hazard-pointer (DHP) reclamation.
 //
+// The table is written once, over a *layout*: which base class links a record into a libcds
+// container, and how that container is assembled (michael_buckets below). group's tables use the
+// Michael layout; bench/ puts other libcds containers behind the same table through the layouts
+// of libcds_ablation_tables.hpp, which the public header does not include.
+//
 // The contract group relies on (paper/design.md §3), and how this table meets it:
 //   - insert-if-absent of a fully built record:  MichaelHashSet::insert(record&).
 //   - find and take a user reference:             find() runs our functor while the node is
@@ -38,26 +43,61 @@
 
 namespace singleflight::detail {
 
+// The Michael layout: a MichaelHashSet (a fixed array of buckets) of MichaelLists. A layout names
+// the collector (`gc`), the base class that links a record into the container (`hook`), and
+// `container<Record, Order, StoredHash, Disposer>::type`: the container of records ordered by
+// Order and hashed by StoredHash, whose collector calls Disposer once per unlinked record.
 template <class GC>
-struct libcds_michael {
+struct michael_buckets {
+  using gc = GC;
+  using hook = cds::intrusive::michael_list::node<GC>;
+
+  template <class Record, class Order, class StoredHash, class Disposer>
+  struct container {
+    // The sequentially consistent model, not libcds's default relaxed one: in the relaxed model a
+    // search that helps unlink a deleted node does so with an acquire-only CAS, and a thread that
+    // then reaches the next node through that link has no happens-before with the node's
+    // construction. No real CPU reorders it, but it is a data race in the C++ memory model (and
+    // ThreadSanitizer reports it); the stronger model closes it for a few per cent of a call.
+    using list_traits = typename cds::intrusive::michael_list::make_traits<
+        cds::intrusive::opt::hook<cds::intrusive::michael_list::base_hook<cds::opt::gc<GC>>>,
+        cds::opt::compare<Order>, cds::intrusive::opt::disposer<Disposer>,
+        cds::opt::memory_model<cds::opt::v::sequential_consistent>>::type;
+    using list = cds::intrusive::MichaelList<GC, Record, list_traits>;
+    // No item counter: a shared counter bumped by every insert and erase would be the one point
+    // of contention in an otherwise independent set of buckets.
+    using set_traits = typename cds::intrusive::michael_set::make_traits<
+        cds::opt::hash<StoredHash>,
+        cds::opt::item_counter<cds::atomicity::empty_item_counter>>::type;
+    using type = cds::intrusive::MichaelHashSet<GC, list, set_traits>;
+  };
+};
+
+// The flight table over a libcds layout. The container that the layout assembles must offer
+// insert(record&), find(probe, f) running f while the node is guarded, get(probe) returning a
+// guarded pointer, unlink(record&) comparing node addresses, and a constructor taking (expected
+// items, load factor).
+template <class Layout>
+struct libcds_table {
   template <class Key, class Value, class Hash, class KeyEqual>
   class table {
     static_assert(std::is_empty_v<KeyEqual> && std::is_default_constructible_v<KeyEqual>,
                   "singleflight: the libcds table compares keys with a default-constructed "
                   "KeyEqual, so KeyEqual must be a stateless function object");
+    using GC = typename Layout::gc;
 
    public:
     static constexpr std::size_t kDefaultExpectedFlights = 256;
 
-    struct record : flight<Value>, cds::intrusive::michael_list::node<GC> {
+    struct record : flight<Value>, Layout::hook {
       record(std::size_t h, const Key& k) : flight<Value>(&reclaim, /*table_holds=*/1), hash(h), key(k) {}
       const std::size_t hash;  // Hash{}(key), computed once by the leader
       const Key key;
     };
 
     // `expected_flights`: about how many flights may be in progress at once (at most the number
-    // of threads calling the group). The bucket array is that size rounded up to a power of two
-    // and never grows; more flights only make buckets longer.
+    // of threads calling the group). In the Michael layout the bucket array is that size rounded
+    // up to a power of two and never grows; more flights only make buckets longer.
     explicit table(std::size_t expected_flights = kDefaultExpectedFlights)
         : set_(expected_flights, /*load factor=*/1) {}
 
@@ -144,24 +184,18 @@ struct libcds_michael {
       spare<record>::free(r);
     }
 
-    // The sequentially consistent model, not libcds's default relaxed one: in the relaxed model a
-    // search that helps unlink a deleted node does so with an acquire-only CAS, and a thread that
-    // then reaches the next node through that link has no happens-before with the node's
-    // construction. No real CPU reorders it, but it is a data race in the C++ memory model (and
-    // ThreadSanitizer reports it); the stronger model closes it for a few per cent of a call.
-    using list_traits = typename cds::intrusive::michael_list::make_traits<
-        cds::intrusive::opt::hook<cds::intrusive::michael_list::base_hook<cds::opt::gc<GC>>>,
-        cds::opt::compare<order>, cds::intrusive::opt::disposer<disposer>,
-        cds::opt::memory_model<cds::opt::v::sequential_consistent>>::type;
-    using list = cds::intrusive::MichaelList<GC, record, list_traits>;
-    // No item counter: a shared counter bumped by every insert and erase would be the one point
-    // of contention in an otherwise independent set of buckets.
-    using set_traits = typename cds::intrusive::michael_set::make_traits<
-        cds::opt::hash<stored_hash>,
-        cds::opt::item_counter<cds::atomicity::empty_item_counter>>::type;
-
-    cds::intrusive::MichaelHashSet<GC, list, set_traits> set_;
+    // Attaches the constructing thread before the container is built, which may already use the
+    // collector (a SplitListSet links its first bucket's sentinel node under a guard).
+    struct attach_first {
+      attach_first() { enter(); }
+    };
+    [[no_unique_address]] attach_first attached_;
+    typename Layout::template container<record, order, stored_hash, disposer>::type set_;
   };
 };
+
+// group's tables: libcds's MichaelHashSet of MichaelLists, reclaimed by GC (HP or DHP).
+template <class GC>
+using libcds_michael = libcds_table<michael_buckets<GC>>;
 
 }  // namespace singleflight::detail
