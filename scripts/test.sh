@@ -2,8 +2,10 @@
 # The project's test command. Stages, in order (the first failure stops the run):
 #   deps      scripts/install-deps.sh
 #   release   Release build of every layer present, in build/release; ctest, all labels
-#   tsan      g++ ThreadSanitizer build (Debug + -O1, asserts on), in build/tsan; unit + example
-#   asan      g++ AddressSanitizer + UBSan build (Debug + -O1, asserts on), in build/asan; unit + example
+#   tsan      g++ ThreadSanitizer build (Debug + -O1, asserts on), in build/tsan; unit + example +
+#             stress (the harness's short tier)
+#   asan      g++ AddressSanitizer + UBSan build (Debug + -O1, asserts on), in build/asan; unit +
+#             example + stress
 #   consumer  install build/release into a temporary prefix; build and run tests/consumer against it
 # --quick skips the two sanitizer stages. A summary with each stage's time ends every run.
 set -euo pipefail
@@ -13,7 +15,7 @@ quick=0
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
-    -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "usage: scripts/test.sh [--quick]" >&2; exit 2 ;;
   esac
 done
@@ -68,8 +70,8 @@ release() {
 # Sanitizer builds use g++ (clang 14 at -O1 can miss races on stack objects captured by
 # reference) and Debug, so asserts and the lifetime checks stay on, at -O1 for speed.
 sanitized() {
-  build_and_test "build/$1" "unit|example" -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=Debug \
-    -DCMAKE_CXX_FLAGS=-O1 -DSINGLEFLIGHT_SANITIZE="$2"
+  build_and_test "build/$1" "unit|example|stress" -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_CXX_FLAGS=-O1 -DSINGLEFLIGHT_SANITIZE="$2" -DSINGLEFLIGHT_BUILD_STRESS=ON
 }
 tsan() { sanitized tsan thread; }
 asan() { sanitized asan address,undefined; }

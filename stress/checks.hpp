@@ -1,0 +1,168 @@
+// sf-stress: the record of what went wrong in a run, and the per-key bookkeeping behind S1.
+//
+// Every checker reports into the run's `violations`. A run passes only when every count is zero;
+// the first messages are kept (and printed at once) so that a failure names the key, the flight
+// and the callers involved.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sfstress {
+
+// The semantics of DESIGN.md that the harness checks while it runs.
+enum class invariant : unsigned { s1, s2, s3, s4, s5, s6, s7, s10 };
+inline constexpr std::size_t kInvariants = 8;
+const char* name_of(invariant which) noexcept;
+
+class violations {
+ public:
+  // Counts a violation; the first kKeep messages are kept and printed to stderr at once.
+  // Never throws: it is called from destructors that run inside the library.
+  void report(invariant which, std::string_view message) noexcept;
+
+  // For noexcept callers: report(which, describe()), where describing the violation may run out
+  // of memory; then the violation is still counted, with a placeholder message.
+  template <class Describe>
+  void report_described(invariant which, const Describe& describe) noexcept {
+    try {
+      report(which, describe());
+    } catch (...) {
+      report(which, "(no memory to describe this violation)");
+    }
+  }
+
+  std::uint64_t count(invariant which) const noexcept;
+  std::uint64_t total() const noexcept;
+  std::vector<std::string> messages() const;
+
+ private:
+  static constexpr std::size_t kKeep = 20;
+  // Relaxed: read only after the run's threads were joined.
+  std::array<std::atomic<std::uint64_t>, kInvariants> counts_{};
+  mutable std::mutex mu_;
+  std::vector<std::string> kept_;  // guarded by mu_
+};
+
+// A call that ended in `cancelled`, kept to explain flights whose lone receiving caller saw
+// shared() == true: the follower that made it shared was cancelled and received nothing.
+struct call_span {
+  std::uint64_t key;
+  std::int64_t start_ns;
+  std::int64_t end_ns;
+};
+
+// What the checkers of one run share. One run at a time: main() installs it before the workers
+// start and removes it after every object that reports into it is gone.
+class run_checks {
+ public:
+  explicit run_checks(bool cancellations) : cancellations_(cancellations) {}
+
+  violations found;
+
+  // A flight whose only receiving caller (its leader) saw shared() == true. Legitimate only if
+  // a cancelled follower had joined it; resolve_lone_shared() decides once the run is over.
+  void lone_shared(std::uint64_t key, std::uint64_t flight, std::int64_t leader_call_ns,
+                   std::int64_t leader_return_ns) noexcept;
+  void resolve_lone_shared(const std::vector<call_span>& cancelled_calls);
+
+ private:
+  struct lone {
+    std::uint64_t key, flight;
+    std::int64_t from_ns, to_ns;
+  };
+  const bool cancellations_;
+  std::mutex mu_;
+  std::vector<lone> lone_shared_;  // guarded by mu_
+};
+
+// The run in progress, for checks that run where no run can be passed in (destructors of values
+// and exceptions, which the library calls). Set by main() while no worker thread exists.
+run_checks* current_run() noexcept;
+void set_current_run(run_checks* run) noexcept;
+
+// Installs a run for the lifetime of a scope, so that an early exit leaves nothing dangling.
+class current_run_scope {
+ public:
+  explicit current_run_scope(run_checks& run) noexcept { set_current_run(&run); }
+  ~current_run_scope() { set_current_run(nullptr); }
+  current_run_scope(const current_run_scope&) = delete;
+  current_run_scope& operator=(const current_run_scope&) = delete;
+};
+
+// S1 bookkeeping per key: which executions of fn are running, and how many forget() calls have
+// begun and finished. Without forget(), any overlap is a violation.
+//
+// With forget(), two executions A and B may overlap only if the flight that registered first (say
+// A) left the table while its fn still ran, and only a forget can have removed it. That forget
+// erased A after A registered, so it had not finished when A's call began; and it began before B
+// registered, so before B's fn started. Hence: if the forgets begun when B's fn started do not
+// outnumber the forgets finished before A's call began, no forget removed A. Which of the two
+// registered first is not known (fn starts a little after registration, so the newer flight can
+// reach enter() first), so an overlap is reported only if neither order is explained. (Forgets
+// *begun* before A's call would not do as A's mark: a forget can begin before A's call and erase A
+// after A registers.) The check may miss an overlap right after a forget; it never reports a legal
+// one.
+class key_book {
+ public:
+  key_book(std::size_t keys, bool with_forget);
+
+  std::size_t size() const noexcept { return keys_; }
+  bool with_forget() const noexcept { return with_forget_; }
+
+  // fn of `flight` for `key` starts / ends. `forgets_finished_before_call`: forgets_finished(key)
+  // read before the leader's call began.
+  void enter(std::uint64_t key, std::uint64_t flight, std::uint64_t forgets_finished_before_call,
+             violations& found);
+  void leave(std::uint64_t key, std::uint64_t flight);
+
+  // forget(key) brackets, and their counts. Sequentially consistent, all of them: the arguments
+  // above (and the S5 check in driver.hpp) compare counts read on different threads, before and
+  // after the library's own synchronization, and need every begin, finish and read of one key in
+  // a single order consistent with happens-before. Each begin pairs with the reads of `begun`
+  // that come after it, each finish with the reads of `finished`.
+  void forget_begins(std::uint64_t key) noexcept { counts(key).begun.fetch_add(1); }
+  void forget_ends(std::uint64_t key) noexcept { counts(key).finished.fetch_add(1); }
+  std::uint64_t forgets_begun(std::uint64_t key) const noexcept { return counts(key).begun.load(); }
+  std::uint64_t forgets_finished(std::uint64_t key) const noexcept {
+    return counts(key).finished.load();
+  }
+
+ private:
+  struct plain_key {
+    // Relaxed: a count of executions in fn. The library orders one flight's end before the next
+    // flight's start (S1), and read-modify-writes of one atomic never miss each other.
+    std::atomic<std::uint32_t> running{0};
+    std::atomic<std::uint64_t> last{0};  // relaxed: only named in a message
+  };
+  struct forget_counts {
+    std::atomic<std::uint64_t> begun{0};
+    std::atomic<std::uint64_t> finished{0};
+  };
+  struct execution {
+    std::uint64_t flight;
+    std::uint64_t finished_before_call;  // forgets finished before its leader's call began
+    std::uint64_t begun_at_start;        // forgets begun when its fn started
+  };
+  struct forget_key {
+    std::mutex mu;
+    std::vector<execution> running;  // guarded by mu
+  };
+
+  forget_counts& counts(std::uint64_t key) const noexcept { return counts_[key]; }
+
+  std::size_t keys_;
+  bool with_forget_;
+  std::unique_ptr<plain_key[]> plain_;
+  std::unique_ptr<forget_key[]> forget_;
+  std::unique_ptr<forget_counts[]> counts_;
+};
+
+}  // namespace sfstress

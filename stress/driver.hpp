@@ -1,0 +1,468 @@
+// sf-stress: how a run drives a group, written once for every implementation.
+//
+// A run starts its worker threads together, lets them call until the run's end (a number of
+// requests, a duration, or the last scheduled arrival), joins them, and then checks what can only
+// be checked once everything is quiet: every key is free again (S6), and every key, value and
+// exception object the run created is gone (S10).
+//
+// Each call is checked where it returns, against the stamp of the flight it received (tracked.hpp):
+//   S3  the stamp is for the key asked for; a caller that ran fn received that very execution;
+//       an exception arrives as the one object fn threw, its type intact.
+//   S4  leader() is true exactly when this caller ran fn (the stamp's destructor checks the
+//       per-flight counts: one leader, shared() agreeing with the number of receivers).
+//   S5  a follower never joins a flight that a finished forget() of its key had removed.
+//   S7  `cancelled` reaches only callers whose stop was requested, never the one that ran fn, and
+//       promptly; a stopped caller does not keep waiting for the flight; a token stopped before
+//       the call cancels it before it joins or runs anything.
+// and fn checks S1 as it starts (key_book).
+#pragma once
+
+#include <singleflight/singleflight.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <latch>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "cancel_timer.hpp"
+#include "checks.hpp"
+#include "clock.hpp"
+#include "monitor.hpp"
+#include "run.hpp"
+#include "tracked.hpp"
+#include "worker.hpp"
+
+namespace sfstress {
+
+// What the threads of one run share.
+struct run_env {
+  const run_spec& spec;
+  run_checks& checks;
+  key_book& book;
+  cancel_timer* timer;  // churn with cancellations only
+  std::latch start;
+  // Relaxed: only tells the workers to stop looping (the run's time is up, or it could not start
+  // all its threads); what they did reaches the main thread through join.
+  std::atomic<bool> stop{false};
+  // Relaxed: hands out request or arrival numbers; nothing else is published through them.
+  std::atomic<std::uint64_t> next{0};
+  std::int64_t base_ns = 0;  // written before `start` is released, read after
+
+  run_env(const run_spec& s, run_checks& c, key_book& b, cancel_timer* t, std::ptrdiff_t threads)
+      : spec(s), checks(c), book(b), timer(t), start(threads + 1) {}
+
+  void report(invariant which, const std::string& message) { checks.found.report(which, message); }
+};
+
+inline std::string key_name(std::uint64_t key) { return "key " + std::to_string(key); }
+
+inline std::int64_t draw_fn_ns(const fn_spec& fn, worker& w) {
+  if (fn.max_ns == fn.min_ns) return fn.min_ns;
+  return fn.min_ns + static_cast<std::int64_t>(w.below(static_cast<std::uint64_t>(fn.max_ns - fn.min_ns) + 1));
+}
+
+// Checks shared by a value and an exception received by a caller of `key`.
+inline void check_receipt(run_env& env, const worker& w, std::uint64_t key,
+                          const flight_facts& got, std::uint64_t forgets_finished_at_call,
+                          std::int64_t call_end, const char* what) {
+  if (got.key != key) {
+    env.report(invariant::s3, "a call for " + key_name(key) + " received the " + what + " of " +
+                                  flight_name(got.flight) + ", which ran for " + key_name(got.key));
+    return;
+  }
+  if (w.led_flight != 0) {
+    if (got.flight != w.led_flight) {
+      env.report(invariant::s3, "the caller that ran fn as " + flight_name(w.led_flight) + " (" +
+                                    key_name(key) + ") received the " + what + " of " +
+                                    flight_name(got.flight));
+    }
+    return;
+  }
+  if (got.fn_start_ns > call_end) {
+    env.report(invariant::s3, "a follower of " + key_name(key) + " received the " + what + " of " +
+                                  flight_name(got.flight) + ", whose fn started after the call "
+                                  "had returned");
+  }
+  // A forget that began after this flight's fn started, and finished before this call began,
+  // removed the flight (or found it gone already): this call cannot have joined it.
+  if (env.book.with_forget() && forgets_finished_at_call > got.forgets_at_start) {
+    env.report(invariant::s5, "a follower of " + key_name(key) + " joined " +
+                                  flight_name(got.flight) + " although a forget() of the key "
+                                  "begun after that flight started had finished before the call");
+  }
+}
+
+// One call for `key`, checked. `ticket`: the call's stop_source (churn's cancellations), or null.
+template <class Group>
+void call_once(Group& g, worker& w, std::uint64_t key, run_env& env,
+               const std::shared_ptr<cancel_ticket>& ticket, bool prestopped) {
+  const run_spec& spec = env.spec;
+  key_book& book = env.book;
+  const std::uint64_t forgets_finished_at_call = book.with_forget() ? book.forgets_finished(key) : 0;
+  w.key.id = key;
+  w.led_flight = 0;
+  const std::int64_t t0 = now_ns();
+  w.progress.begin(progress_slot::calling, key, t0);
+
+  auto fn = [&]() -> tracked_value {
+    flight_facts f;
+    f.fn_start_ns = now_ns();
+    f.flight = (std::uint64_t{w.index} << 40) | ++w.flight_seq;
+    f.key = key;
+    f.leader_call_ns = t0;
+    f.forgets_at_start = book.with_forget() ? book.forgets_begun(key) : 0;
+    w.led_flight = f.flight;
+    ++w.flights;
+    book.enter(key, f.flight, forgets_finished_at_call, env.checks.found);
+    const std::int64_t until = f.fn_start_ns + draw_fn_ns(spec.fn, w);
+    if (spec.fn.how == fn_spec::kind::spin) {
+      spin_until_ns(until);
+    } else {
+      sleep_until_ns(until);
+    }
+    book.leave(key, f.flight);
+    const bool fail = spec.fail > 0 && w.uniform01() < spec.fail;
+    f.publish_ns = now_ns();
+    w.fn_time_ns += f.publish_ns - f.fn_start_ns;
+    if (fail) {
+      ++w.failed_flights;
+      throw flight_failure(f);
+    }
+    return tracked_value(f);
+  };
+
+  try {
+    auto r = ticket ? g.call(w.key, fn, ticket->source.get_token()) : g.call(w.key, fn);
+    const std::int64_t t1 = now_ns();
+    const tracked_value& v = r.value();
+    const bool ran_fn = w.led_flight != 0;
+    check_receipt(env, w, key, v.facts, forgets_finished_at_call, t1, "value");
+    if (r.leader() != ran_fn) {
+      env.report(invariant::s4, "a call for " + key_name(key) + " that " +
+                                    (ran_fn ? "ran" : "did not run") + " fn was told leader() == " +
+                                    (r.leader() ? "true" : "false") + " (" +
+                                    flight_name(v.facts.flight) + ")");
+    }
+    if (!ran_fn) {
+      ++w.followers;
+      w.wake.record(t1 - v.facts.publish_ns);
+    }
+    v.receive(r.leader(), r.shared(), t0, t1);
+    w.latency.record(t1 - t0);
+    if (ticket) {
+      if (prestopped) {
+        env.report(invariant::s7, "a call for " + key_name(key) + " whose token was stopped "
+                                      "before it began returned a value instead of throwing "
+                                      "cancelled");
+      } else if (!ran_fn) {
+        // Acquire: pairs with the release in cancel_ticket::request(), for the time it wrote.
+        const std::int64_t requested = ticket->requested_ns.load(std::memory_order_acquire);
+        if (requested != 0 && t1 - requested > spec.cancel_bound_ns) {
+          env.report(invariant::s7, "a follower of " + key_name(key) + " kept waiting " +
+                                        format_ns(static_cast<double>(t1 - requested)) +
+                                        " after its stop was requested");
+        }
+      }
+    }
+  } catch (const flight_failure& e) {
+    const std::int64_t t1 = now_ns();
+    const bool ran_fn = w.led_flight != 0;
+    check_receipt(env, w, key, e.facts, forgets_finished_at_call, t1, "exception");
+    e.receive(ran_fn, false, t0, t1);
+    w.graveyard.push_back(std::current_exception());
+    ++w.failure_receipts;
+    w.latency.record(t1 - t0);
+    if (prestopped) {
+      env.report(invariant::s7, "a call for " + key_name(key) + " whose token was stopped before "
+                                    "it began received fn's exception instead of cancelled");
+    }
+  } catch (const singleflight::cancelled&) {
+    const std::int64_t t1 = now_ns();
+    ++w.cancelled;
+    w.latency.record(t1 - t0);
+    w.cancelled_calls.push_back({key, t0, t1});
+    if (w.led_flight != 0) {
+      env.report(invariant::s7, "the caller that ran fn for " + key_name(key) + " (" +
+                                    flight_name(w.led_flight) + ") was cancelled; the leader "
+                                    "must run fn to the end and return its outcome");
+    }
+    if (!ticket) {
+      env.report(invariant::s7, "a call for " + key_name(key) + " without a stop_token threw "
+                                    "cancelled");
+    } else {
+      const std::int64_t requested = ticket->requested_ns.load(std::memory_order_acquire);  // as above
+      if (requested == 0) {
+        env.report(invariant::s7, "a call for " + key_name(key) + " threw cancelled, but its "
+                                      "stop was never requested");
+      } else {
+        const std::int64_t latency = std::max<std::int64_t>(0, t1 - requested);
+        w.cancel_latency.record(latency);
+        if (latency > spec.cancel_bound_ns) {
+          env.report(invariant::s7, "a cancelled call for " + key_name(key) + " returned " +
+                                        format_ns(static_cast<double>(latency)) +
+                                        " after its stop was requested");
+        }
+      }
+    }
+  } catch (const std::exception& e) {
+    w.latency.record(now_ns() - t0);
+    env.report(invariant::s3, "a call for " + key_name(key) + " threw an unexpected " +
+                                  "exception: " + e.what());
+  } catch (...) {
+    w.latency.record(now_ns() - t0);
+    env.report(invariant::s3, "a call for " + key_name(key) + " threw something that is not a "
+                                  "std::exception");
+  }
+  ++w.calls;
+  w.progress.end(w.calls);
+}
+
+template <class Group>
+void do_forget(Group& g, worker& w, std::uint64_t key, run_env& env) {
+  w.key.id = key;
+  w.progress.begin(progress_slot::forgetting, key, now_ns());
+  env.book.forget_begins(key);
+  g.forget(w.key);
+  env.book.forget_ends(key);
+  ++w.forgets;
+  w.progress.end(w.calls);
+}
+
+inline std::uint64_t pick_key(const run_spec& spec, worker& w) {
+  if (spec.keys == 1) return 0;
+  if (spec.keys_by == run_spec::pick::zipf) return spec.zipf->key_for(w.uniform01());
+  return w.below(spec.keys);
+}
+
+// seed, hot, zipf and churn: each thread calls again as soon as its call returns.
+template <class Group>
+void closed_loop(Group& g, worker& w, run_env& env) {
+  const run_spec& spec = env.spec;
+  tighten_timer_slack();
+  env.start.arrive_and_wait();
+  for (;;) {
+    if (env.stop.load(std::memory_order_relaxed)) break;  // see run_env
+    if (spec.how == run_spec::drive::requests &&
+        env.next.fetch_add(1, std::memory_order_relaxed) >= spec.requests) {  // see run_env
+      break;
+    }
+    const std::uint64_t key = pick_key(spec, w);
+    if (spec.forget > 0 && w.uniform01() < spec.forget) {
+      do_forget(g, w, key, env);
+      continue;
+    }
+    std::shared_ptr<cancel_ticket> ticket;
+    bool prestopped = false;
+    if (spec.cancel > 0 && w.uniform01() < spec.cancel) {
+      ticket = std::make_shared<cancel_ticket>();
+      ++w.stop_requests;
+      if (w.uniform01() < spec.prestopped) {
+        prestopped = true;
+        ticket->request();
+      } else {
+        ticket->due_ns = now_ns() + static_cast<std::int64_t>(
+                                        w.below(static_cast<std::uint64_t>(spec.cancel_delay_ns) + 1));
+        env.timer->schedule(ticket);
+      }
+    }
+    call_once(g, w, key, env, ticket, prestopped);
+  }
+}
+
+// poisson: arrivals were scheduled in advance; each thread takes the next one, sleeps until its
+// time and calls. An arrival that could not start on time (every thread was busy, or the machine
+// was) is counted late.
+template <class Group>
+void open_loop(Group& g, worker& w, run_env& env) {
+  const std::vector<arrival>& arrivals = *env.spec.arrivals;
+  tighten_timer_slack();
+  env.start.arrive_and_wait();
+  for (;;) {
+    if (env.stop.load(std::memory_order_relaxed)) break;  // only if the run could not start
+    const std::uint64_t i = env.next.fetch_add(1, std::memory_order_relaxed);  // see run_env
+    if (i >= arrivals.size()) break;
+    const std::int64_t due = env.base_ns + arrivals[i].at_ns;
+    sleep_until_ns(due);
+    const std::int64_t lateness = now_ns() - due;
+    w.lateness.record(lateness);
+    if (lateness > env.spec.late_ns) ++w.late;
+    call_once(g, w, arrivals[i].key, env, nullptr, false);
+  }
+}
+
+// After the run, with no other thread calling: a lone call on every key must lead a flight of its
+// own. A key whose record was never removed would make it join a dead flight (or wait forever,
+// which the watchdog reports).
+template <class Group>
+void sweep_keys(Group& g, worker& w, run_env& env) {
+  for (std::uint64_t key = 0; key < env.spec.keys; ++key) {
+    w.key.id = key;
+    w.led_flight = 0;
+    const std::uint64_t forgets = env.book.forgets_finished(key);  // all finished: nothing runs
+    const std::int64_t t0 = now_ns();
+    w.progress.begin(progress_slot::sweeping, key, t0);
+    auto r = g.call(w.key, [&]() -> tracked_value {
+      flight_facts f;
+      f.fn_start_ns = now_ns();
+      f.flight = (std::uint64_t{w.index} << 40) | ++w.flight_seq;
+      f.key = key;
+      f.leader_call_ns = t0;
+      f.forgets_at_start = forgets;
+      w.led_flight = f.flight;
+      env.book.enter(key, f.flight, forgets, env.checks.found);
+      env.book.leave(key, f.flight);
+      f.publish_ns = now_ns();
+      return tracked_value(f);
+    });
+    const std::int64_t t1 = now_ns();
+    if (!r.leader() || r.shared() || r->facts.flight != w.led_flight) {
+      env.report(invariant::s6, key_name(key) + " is not free after the run: a lone call " +
+                                    (r.leader() ? "led" : "joined") + " " +
+                                    flight_name(r->facts.flight) + " with shared() == " +
+                                    (r.shared() ? "true" : "false"));
+    }
+    r->receive(r.leader(), r.shared(), t0, t1);
+    w.progress.end(0);
+  }
+}
+
+// `Collect`: frees what the implementation's memory reclamation still holds once the group and
+// the run's threads are gone (libcds's retired records), so that S10 can count.
+template <class Group, class Collect>
+run_result run_with(const std::shared_ptr<const run_spec>& spec_ptr, Collect collect) {
+  const run_spec& spec = *spec_ptr;
+  run_result result;
+  result.spec = spec_ptr;
+  run_checks checks(spec.cancel > 0);
+  const current_run_scope installed(checks);
+  // S10 compares against the counts before the run, so that one run's leak is reported once.
+  std::int64_t live_before[kCensusKinds];
+  for (std::size_t k = 0; k < kCensusKinds; ++k) live_before[k] = census::live(static_cast<census_kind>(k));
+  {
+    key_book book(spec.keys, spec.forget > 0);
+    std::vector<std::unique_ptr<worker>> workers;
+    std::vector<worker*> watched;
+    for (unsigned i = 0; i < spec.threads; ++i) {
+      workers.push_back(std::make_unique<worker>(i + 1, spec.seed * 0x9E3779B97F4A7C15ull + i));
+      watched.push_back(workers.back().get());
+    }
+    worker sweeper(0, spec.seed);
+    watched.push_back(&sweeper);
+    std::unique_ptr<cancel_timer> timer;
+    if (spec.cancel > 0) timer = std::make_unique<cancel_timer>();
+
+    {
+      auto g = std::make_unique<Group>();
+      run_env env(spec, checks, book, timer.get(), static_cast<std::ptrdiff_t>(spec.threads));
+      const std::int64_t planned_ns =
+          spec.how == run_spec::drive::requests
+              ? 0
+              : static_cast<std::int64_t>(spec.duration_s * 1e9);
+      // Relaxed: the progress bar reads it on the monitor thread; a stale value only draws the bar
+      // a little off for one frame.
+      std::atomic<std::int64_t> start_ns{now_ns()};
+      monitor watch(run_label(spec), watched, spec.watchdog_ns, spec.progress, [&] {
+        const double elapsed =
+            static_cast<double>(now_ns() - start_ns.load(std::memory_order_relaxed));
+        if (spec.how == run_spec::drive::requests) {
+          std::uint64_t done = 0;
+          for (const worker* w : watched) done += w->progress.done.load(std::memory_order_relaxed);
+          return static_cast<double>(done) / static_cast<double>(spec.requests);
+        }
+        return elapsed / static_cast<double>(planned_ns);
+      });
+
+      std::vector<std::thread> threads;
+      threads.reserve(spec.threads);
+      try {
+        for (auto& w : workers) {
+          threads.emplace_back([&g, &env, w = w.get()] {
+            if (env.spec.how == run_spec::drive::scheduled) {
+              open_loop(*g, *w, env);
+            } else {
+              closed_loop(*g, *w, env);
+            }
+          });
+        }
+      } catch (const std::system_error& e) {
+        // Release the threads that did start, let them see `stop`, and give up on the run.
+        env.stop.store(true, std::memory_order_relaxed);  // see run_env
+        env.start.count_down(static_cast<std::ptrdiff_t>(spec.threads - threads.size()) + 1);
+        for (auto& t : threads) t.join();
+        throw std::runtime_error("could not start " + std::to_string(spec.threads) +
+                                 " threads for " + run_label(spec) + " (started " +
+                                 std::to_string(threads.size()) + "): " + e.what());
+      }
+      // Arrivals begin a little after the start, so that every worker is asleep on its first one.
+      env.base_ns = now_ns() + 20'000'000;
+      env.start.arrive_and_wait();
+      const std::int64_t began = spec.how == run_spec::drive::scheduled ? env.base_ns : now_ns();
+      start_ns.store(began, std::memory_order_relaxed);  // see its declaration
+      if (spec.how == run_spec::drive::timed) {
+        sleep_until_ns(began + planned_ns);
+        env.stop.store(true, std::memory_order_relaxed);  // see run_env
+      }
+      for (auto& t : threads) t.join();
+      result.elapsed_s = static_cast<double>(now_ns() - began) / 1e9;
+      if (timer) timer->stop();
+
+      sweep_keys(*g, sweeper, env);
+      watch.stop();
+    }  // the group goes here
+    collect();
+
+    std::vector<call_span> cancelled_calls;
+    for (auto& w : workers) {
+      w->graveyard.clear();  // the exceptions' own checks run here
+      result.calls += w->calls;
+      result.flights += w->flights;
+      result.followers += w->followers;
+      result.forgets += w->forgets;
+      result.failed_flights += w->failed_flights;
+      result.failure_receipts += w->failure_receipts;
+      result.stop_requests += w->stop_requests;
+      result.cancelled += w->cancelled;
+      result.late += w->late;
+      result.fn_mean_ns += static_cast<double>(w->fn_time_ns);
+      result.latency.merge(w->latency);
+      result.wake.merge(w->wake);
+      result.cancel_latency.merge(w->cancel_latency);
+      result.lateness.merge(w->lateness);
+      cancelled_calls.insert(cancelled_calls.end(), w->cancelled_calls.begin(),
+                             w->cancelled_calls.end());
+    }
+    if (result.flights > 0) result.fn_mean_ns /= static_cast<double>(result.flights);
+    checks.resolve_lone_shared(cancelled_calls);
+  }  // workers (and their keys) go here
+
+  // S10: with the group, the threads, every result and every exception gone, nothing the run
+  // created may still be alive. Keys count the group's records and map entries too.
+  struct {
+    census_kind kind;
+    const char* what;
+  } const counted[] = {{census_kind::key, "key objects (group records or map entries hold one each)"},
+                       {census_kind::value, "values"},
+                       {census_kind::failure, "exception objects"}};
+  for (const auto& c : counted) {
+    const std::int64_t live =
+        census::live(c.kind) - live_before[static_cast<std::size_t>(c.kind)];
+    if (live != 0) {
+      checks.found.report(invariant::s10, std::to_string(live) + " " + c.what +
+                                              " still alive after the run and its group are gone");
+    }
+  }
+
+  for (std::size_t i = 0; i < kInvariants; ++i) {
+    result.violations[i] = checks.found.count(static_cast<invariant>(i));
+  }
+  result.messages = checks.found.messages();
+  return result;
+}
+
+}  // namespace sfstress

@@ -1,0 +1,148 @@
+// sf-stress: the stress harness. See stress/README.md and --help.
+//
+// Runs the chosen workloads against the chosen implementations, one run at a time, with the
+// invariant checkers always on; prints a table per workload and, with --json, writes every run.
+// With --soak it repeats the whole plan (a new seed each round) until the time is up, reporting
+// every --report-every, and stops at the first round with a violation.
+#include <unistd.h>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "clock.hpp"
+#include "json.hpp"
+#include "options.hpp"
+#include "report.hpp"
+#include "run.hpp"
+
+namespace {
+
+using namespace sfstress;
+
+std::string hms(double seconds) {
+  const long s = static_cast<long>(seconds);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+  return buf;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string s;
+  for (const auto& item : items) {
+    if (!s.empty()) s += ',';
+    s += item;
+  }
+  return s;
+}
+
+struct totals {
+  std::uint64_t runs = 0, calls = 0, flights = 0, violations = 0;
+  void add(const run_result& r) {
+    ++runs;
+    calls += r.calls;
+    flights += r.flights;
+    violations += r.violation_total();
+  }
+};
+
+int run(const options& opts) {
+  const bool progress = opts.progress == progress_mode::always ||
+                        (opts.progress == progress_mode::automatic && isatty(STDERR_FILENO));
+  json doc = json::make_object();
+  json meta = meta_json(opts);
+  doc.set("meta", meta);
+  json runs = json::make_array();
+
+  const std::int64_t began = now_ns();
+  std::int64_t last_report = began;
+  totals all;
+  unsigned round = 0;
+  bool failed = false;
+  for (;;) {
+    ++round;
+    options round_opts = opts;
+    round_opts.seed = opts.seed + (round - 1);  // each soak round sees new keys and arrivals
+    const auto plan = plan_runs(round_opts, progress && round == 1);
+    const bool print = round == 1;
+    if (print) {
+      std::printf("sf-stress: %zu runs (workloads %s; implementations %s), seed %llu%s\n",
+                  plan.size(), join(opts.workloads).c_str(), join(opts.impls).c_str(),
+                  static_cast<unsigned long long>(opts.seed), opts.soak_s > 0 ? ", soak" : "");
+      std::fflush(stdout);
+    }
+    std::vector<run_result> workload_runs;
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+      run_result r = run_one(plan[i]);
+      all.add(r);
+      if (r.violation_total() != 0) failed = true;
+      runs.push(run_json(r, round));
+      workload_runs.push_back(std::move(r));
+      const bool workload_done = i + 1 == plan.size() || plan[i + 1]->workload != plan[i]->workload;
+      if (workload_done) {
+        if (print || failed) print_table(stdout, workload_runs);
+        workload_runs.clear();
+      }
+    }
+    const std::int64_t now = now_ns();
+    const double elapsed = static_cast<double>(now - began) / 1e9;
+    if (opts.soak_s <= 0) break;
+    const bool done = elapsed >= opts.soak_s || failed;
+    if (done || static_cast<double>(now - last_report) / 1e9 >= opts.report_every_s) {
+      last_report = now;
+      std::printf("soak %s of %s: round %u, %llu runs, %llu calls, %llu flights, %llu violations\n",
+                  hms(elapsed).c_str(), hms(opts.soak_s).c_str(), round,
+                  static_cast<unsigned long long>(all.runs),
+                  static_cast<unsigned long long>(all.calls),
+                  static_cast<unsigned long long>(all.flights),
+                  static_cast<unsigned long long>(all.violations));
+      std::fflush(stdout);
+      if (!opts.json_path.empty()) {
+        doc.set("runs", runs);
+        write_json_file(opts.json_path, doc);
+      }
+    }
+    if (done) break;
+  }
+
+  meta.set("load_average_after", load_average());
+  doc.set("meta", meta);
+  doc.set("runs", runs);
+  if (!opts.json_path.empty()) {
+    if (!write_json_file(opts.json_path, doc)) return 1;
+    std::printf("\nsf-stress: wrote %s\n", opts.json_path.c_str());
+  }
+  if (failed) {
+    std::printf("sf-stress: FAILED: %llu violation(s) in %llu run(s)\n",
+                static_cast<unsigned long long>(all.violations),
+                static_cast<unsigned long long>(all.runs));
+    return 1;
+  }
+  std::printf("sf-stress: %llu run(s), %llu calls, no violations\n",
+              static_cast<unsigned long long>(all.runs), static_cast<unsigned long long>(all.calls));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options opts;
+  std::string error;
+  switch (parse_options(argc, argv, opts, error)) {
+    case parse_result::help:
+      std::fputs(help_text().c_str(), stdout);
+      return 0;
+    case parse_result::error:
+      std::fprintf(stderr, "sf-stress: %s\n", error.c_str());
+      return 2;
+    case parse_result::run:
+      break;
+  }
+  try {
+    return run(opts);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sf-stress: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,364 @@
+#include "report.hpp"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <singleflight/singleflight.hpp>
+
+#ifndef SF_STRESS_SOURCE_DIR
+#define SF_STRESS_SOURCE_DIR ""
+#endif
+#ifndef SF_STRESS_BUILD_TYPE
+#define SF_STRESS_BUILD_TYPE ""
+#endif
+#ifndef SF_STRESS_CXX_FLAGS
+#define SF_STRESS_CXX_FLAGS ""
+#endif
+#ifndef SF_STRESS_SANITIZE
+#define SF_STRESS_SANITIZE ""
+#endif
+
+namespace sfstress {
+
+namespace {
+
+std::string fixed(double v, int decimals) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+std::string si(double v) {  // 1234567 -> "1.23M"
+  char buf[32];
+  if (v >= 1e9) {
+    std::snprintf(buf, sizeof buf, "%.3gG", v / 1e9);
+  } else if (v >= 1e6) {
+    std::snprintf(buf, sizeof buf, "%.3gM", v / 1e6);
+  } else if (v >= 1e4) {
+    std::snprintf(buf, sizeof buf, "%.3gk", v / 1e3);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  }
+  return buf;
+}
+
+std::string lat(std::int64_t ns) { return format_ns(static_cast<double>(ns)); }
+
+std::string violations_cell(const run_result& r) {
+  if (r.violation_total() == 0) return "0";
+  std::string s;
+  for (std::size_t i = 0; i < kInvariants; ++i) {
+    if (r.violations[i] == 0) continue;
+    if (!s.empty()) s += ',';
+    s += name_of(static_cast<invariant>(i));
+    s += ':';
+    s += std::to_string(r.violations[i]);
+  }
+  return s;
+}
+
+json percentiles(const histogram& h, bool with_p999) {
+  json o = json::make_object();
+  o.set("p50", h.percentile(0.50));
+  o.set("p99", h.percentile(0.99));
+  if (with_p999) o.set("p999", h.percentile(0.999));
+  o.set("max", h.max());
+  o.set("mean", h.mean());
+  o.set("samples", h.count());
+  return o;
+}
+
+std::string run_command(const std::string& cmd) {
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+  if (!pipe) return "";
+  std::string out;
+  std::array<char, 256> buf{};
+  while (std::fgets(buf.data(), buf.size(), pipe.get()) != nullptr) out += buf.data();
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+void print_table(std::FILE* out, const std::vector<run_result>& runs) {
+  if (runs.empty()) return;
+  const run_spec& first = *runs.front().spec;
+  const bool poisson = first.lambda_d.has_value();
+  std::fprintf(out, "\n== %s: %s\n", first.workload.c_str(),
+               poisson ? "open-loop Poisson arrivals, measured vs analytic λD/(1+λD)"
+                       : first.description.c_str());
+  if (poisson) {
+    std::string last;
+    for (const run_result& r : runs) {
+      if (r.spec->description != last) std::fprintf(out, "   %s\n", r.spec->description.c_str());
+      last = r.spec->description;
+    }
+  }
+  std::fprintf(out, "%-14s %6s %10s %10s %7s %7s %8s %10s %8s %8s %8s %8s %8s  %s\n", "impl",
+               poisson ? "λD" : "", "calls", "flights", "ratio", "optimum", "meas/opt", "calls/s",
+               "p50", "p99", "p99.9", "wake p50", "wake p99", "violations");
+  // Arrivals dispatched late weaken the comparison with the open-loop model: marked with a '*'.
+  constexpr double kLateMark = 0.01;
+  bool marked = false;
+  for (const run_result& r : runs) {
+    const auto model = r.model_ratio();
+    std::string lambda = poisson ? fixed(*r.spec->lambda_d, *r.spec->lambda_d < 1 ? 1 : 0) : "";
+    std::string over_model = model && *model > 0 ? fixed(r.coalescing_ratio() / *model, 3) : "-";
+    if (poisson && r.calls > 0 &&
+        static_cast<double>(r.late) > kLateMark * static_cast<double>(r.calls)) {
+      over_model += "*";
+      marked = true;
+    }
+    std::fprintf(out, "%-14s %6s %10llu %10llu %7.4f %7s %8s %10s %8s %8s %8s %8s %8s  %s\n",
+                 r.spec->impl.c_str(), lambda.c_str(), static_cast<unsigned long long>(r.calls),
+                 static_cast<unsigned long long>(r.flights), r.coalescing_ratio(),
+                 model ? fixed(*model, 4).c_str() : "-", over_model.c_str(),
+                 si(r.throughput_per_s()).c_str(), lat(r.latency.percentile(0.5)).c_str(),
+                 lat(r.latency.percentile(0.99)).c_str(), lat(r.latency.percentile(0.999)).c_str(),
+                 r.wake.count() ? lat(r.wake.percentile(0.5)).c_str() : "-",
+                 r.wake.count() ? lat(r.wake.percentile(0.99)).c_str() : "-",
+                 violations_cell(r).c_str());
+  }
+  if (marked) {
+    std::fprintf(out, "   * more than 1%% of the arrivals were dispatched late (see below): the "
+                      "comparison with the open-loop model is weakened\n");
+  }
+  // What the columns cannot hold, one line per run where there is something to say.
+  for (const run_result& r : runs) {
+    std::string note;
+    if (poisson) {
+      const double late_pct =
+          r.calls ? 100.0 * static_cast<double>(r.late) / static_cast<double>(r.calls) : 0;
+      note = "late arrivals " + std::to_string(r.late) + " (" + fixed(late_pct, 2) +
+             "%, lateness p99 " + lat(r.lateness.percentile(0.99)) + "), fn took " +
+             format_ns(r.fn_mean_ns) + " on average; optimum for these very arrivals " +
+             fixed(*r.schedule_optimum(), 4) + " (measured/that " +
+             (*r.schedule_optimum() > 0 ? fixed(r.coalescing_ratio() / *r.schedule_optimum(), 3)
+                                        : std::string("-")) +
+             "), for the measured D " +
+             (r.model_ratio_measured_d() ? fixed(*r.model_ratio_measured_d(), 4) : "-");
+    } else if (r.spec->forget > 0 || r.spec->fail > 0 || r.spec->cancel > 0) {
+      note = std::to_string(r.forgets) + " forgets, " + std::to_string(r.failed_flights) +
+             " failed flights (" + std::to_string(r.failure_receipts) + " callers rethrew), " +
+             std::to_string(r.stop_requests) + " stops requested, " + std::to_string(r.cancelled) +
+             " cancelled (stop to return p99 " + lat(r.cancel_latency.percentile(0.99)) +
+             ", max " + lat(r.cancel_latency.max()) + ")";
+    }
+    if (!note.empty()) {
+      std::string who = r.spec->impl;
+      if (poisson) {
+        who += " λD=";
+        who += fixed(*r.spec->lambda_d, *r.spec->lambda_d < 1 ? 1 : 0);
+      }
+      std::fprintf(out, "   %s: %s\n", who.c_str(), note.c_str());
+    }
+  }
+  for (const run_result& r : runs) {
+    for (const std::string& m : r.messages) {
+      std::fprintf(out, "   VIOLATION %s: %s\n", run_label(*r.spec).c_str(), m.c_str());
+    }
+  }
+  std::fflush(out);
+}
+
+json run_json(const run_result& r, unsigned round) {
+  const run_spec& s = *r.spec;
+  json o = json::make_object();
+  o.set("workload", s.workload);
+  o.set("implementation", s.impl);
+  o.set("lambda_d", s.lambda_d ? json(*s.lambda_d) : json());
+  o.set("round", round);
+  o.set("description", s.description);
+  o.set("calls", r.calls);
+  o.set("flights", r.flights);
+  o.set("followers", r.followers);
+  o.set("coalescing_ratio", r.coalescing_ratio());
+  const auto model = r.model_ratio();
+  o.set("model_ratio", model ? json(*model) : json());
+  o.set("measured_over_model",
+        model && *model > 0 ? json(r.coalescing_ratio() / *model) : json());
+  const auto schedule = r.schedule_optimum();
+  o.set("schedule_optimum", schedule ? json(*schedule) : json());
+  o.set("measured_over_schedule_optimum",
+        schedule && *schedule > 0 ? json(r.coalescing_ratio() / *schedule) : json());
+  const auto model_d = r.model_ratio_measured_d();
+  o.set("model_ratio_measured_d", model_d ? json(*model_d) : json());
+  o.set("throughput_per_s", r.throughput_per_s());
+  o.set("elapsed_s", r.elapsed_s);
+  o.set("latency_ns", percentiles(r.latency, true));
+  o.set("wake_ns", percentiles(r.wake, false));
+  o.set("violations", r.violation_total());
+  json by = json::make_object();
+  for (std::size_t i = 0; i < kInvariants; ++i) {
+    by.set(name_of(static_cast<invariant>(i)), r.violations[i]);
+  }
+  o.set("violations_by_invariant", by);
+  json messages = json::make_array();
+  for (const auto& m : r.messages) messages.push(m);
+  o.set("violation_messages", messages);
+
+  json p = json::make_object();
+  p.set("threads", s.threads);
+  p.set("keys", s.keys);
+  p.set("fn", s.fn.describe());
+  p.set("seed", s.seed);
+  if (s.how == run_spec::drive::requests) p.set("requests", s.requests);
+  if (s.how != run_spec::drive::requests) p.set("duration_s", s.duration_s);
+  if (s.keys_by == run_spec::pick::zipf) p.set("zipf_top_key_probability", s.zipf->probability_of_top());
+  if (s.lambda_d) {
+    p.set("lambda_per_key_s", s.lambda_per_key_s);
+    p.set("d_ns", s.fn.min_ns);
+    p.set("arrivals_scheduled", s.arrivals->size());
+    p.set("late_threshold_ns", s.late_ns);
+  }
+  if (s.forget > 0 || s.fail > 0 || s.cancel > 0) {
+    p.set("forget_rate", s.forget);
+    p.set("fail_rate", s.fail);
+    p.set("cancel_rate", s.cancel);
+    p.set("prestopped_rate", s.prestopped);
+    p.set("cancel_delay_ns", s.cancel_delay_ns);
+  }
+  o.set("params", p);
+
+  if (s.lambda_d) {
+    o.set("late_arrivals", r.late);
+    o.set("late_fraction", r.calls ? static_cast<double>(r.late) / static_cast<double>(r.calls) : 0.0);
+    o.set("lateness_ns", percentiles(r.lateness, true));
+    o.set("fn_mean_ns", r.fn_mean_ns);
+  }
+  if (s.forget > 0 || s.fail > 0 || s.cancel > 0) {
+    o.set("forgets", r.forgets);
+    o.set("failed_flights", r.failed_flights);
+    o.set("failure_receipts", r.failure_receipts);
+    o.set("stop_requests", r.stop_requests);
+    o.set("cancelled", r.cancelled);
+    o.set("cancel_latency_ns", percentiles(r.cancel_latency, false));
+  }
+  return o;
+}
+
+json load_average() {
+  std::ifstream in("/proc/loadavg");
+  double one = 0;
+  if (in >> one) return json(one);
+  return json();
+}
+
+json meta_json(const options& opts) {
+  json m = json::make_object();
+  std::string cmd;
+  json argv = json::make_array();
+  for (const auto& a : opts.command_line) {
+    cmd += (cmd.empty() ? "" : " ") + a;
+    argv.push(a);
+  }
+  m.set("command", cmd);
+  m.set("argv", argv);
+
+  json machine = json::make_object();
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  machine.set("hostname", std::string(host));
+  utsname u{};
+  if (uname(&u) == 0) {
+    machine.set("os", std::string(u.sysname) + " " + u.release);
+    machine.set("arch", std::string(u.machine));
+  }
+  machine.set("cpu", cpu_model());
+  machine.set("hardware_threads", std::thread::hardware_concurrency());
+  machine.set("usable_cpus", usable_cpus());  // fewer under taskset or a cgroup's cpuset
+  machine.set("load_average_before", load_average());
+  m.set("machine", machine);
+
+#if defined(__clang__)
+  m.set("compiler", std::string("clang ") + __clang_version__);
+#elif defined(__GNUC__)
+  m.set("compiler", std::string("g++ ") + __VERSION__);
+#else
+  m.set("compiler", "unknown");
+#endif
+  json flags = json::make_object();
+  flags.set("build_type", SF_STRESS_BUILD_TYPE);
+  flags.set("cxx_flags", SF_STRESS_CXX_FLAGS);
+  flags.set("sanitize", SF_STRESS_SANITIZE);
+#ifdef NDEBUG
+  flags.set("ndebug", true);
+#else
+  flags.set("ndebug", false);
+#endif
+  flags.set("spin_before_park", SINGLEFLIGHT_SPIN_BEFORE_PARK);
+  m.set("flags", flags);
+
+  // SF_STRESS_COMMIT names the commit for a binary run away from its checkout (copied to another
+  // machine); otherwise git is asked in the source directory the binary was built from.
+  const std::string src = SF_STRESS_SOURCE_DIR;
+  const char* given = std::getenv("SF_STRESS_COMMIT");
+  const std::string commit =
+      given != nullptr ? std::string(given)
+      : src.empty()    ? std::string()
+                       : run_command("git -C '" + src + "' rev-parse HEAD 2>/dev/null");
+  m.set("commit", commit.empty() ? json() : json(commit));
+  if (given != nullptr) {
+    m.set("commit_from", "SF_STRESS_COMMIT");
+  } else if (!commit.empty()) {
+    // Uncommitted changes to tracked files mean the commit alone does not name the code.
+    const std::string dirty =
+        run_command("git -C '" + src + "' status --porcelain --untracked-files=no 2>/dev/null");
+    m.set("dirty", !dirty.empty());
+  }
+  m.set("seed", opts.seed);
+  char when[32] = {};
+  const std::time_t t = std::time(nullptr);
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  m.set("started_at", std::string(when));
+  if (opts.soak_s > 0) m.set("soak_s", opts.soak_s);
+  m.set("short_tier", opts.short_tier);
+  return m;
+}
+
+bool write_json_file(const std::string& path, const json& doc) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path target(path);
+  if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
+  const fs::path tmp = target.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << doc.dump();
+    if (!out) {
+      std::fprintf(stderr, "sf-stress: cannot write %s: %s\n", tmp.c_str(), std::strerror(errno));
+      return false;
+    }
+  }
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    std::fprintf(stderr, "sf-stress: cannot write %s: %s\n", path.c_str(), ec.message().c_str());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace sfstress

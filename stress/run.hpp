@@ -1,0 +1,127 @@
+// sf-stress: one run (one workload, at one λD for poisson, on one implementation) as planned, and
+// what it measured.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "checks.hpp"
+#include "options.hpp"
+#include "stats.hpp"
+
+namespace sfstress {
+
+// A precomputed open-loop arrival: at `at_ns` after the run's start, a call for `key`.
+struct arrival {
+  std::int64_t at_ns;
+  std::uint64_t key;
+};
+
+// Cumulative probabilities of a Zipf distribution over ranks 1..n; rank 1 is key 0.
+class zipf_table {
+ public:
+  zipf_table(std::uint64_t n, double exponent);
+  std::uint64_t key_for(double uniform01) const noexcept;  // uniform01 in [0, 1)
+  double probability_of_top() const noexcept { return cdf_.empty() ? 0 : cdf_.front(); }
+
+ private:
+  std::vector<double> cdf_;
+};
+
+struct run_spec {
+  std::string workload;  // seed, poisson, hot, zipf, churn
+  std::string impl;
+  std::string description;  // one line, for the table header
+
+  enum class drive { requests, timed, scheduled };
+  drive how = drive::timed;
+  unsigned threads = 1;
+  std::uint64_t keys = 1;
+  fn_spec fn;
+  std::uint64_t requests = 0;  // drive::requests
+  double duration_s = 0;       // drive::timed; for drive::scheduled, the span of arrivals
+
+  enum class pick { uniform, zipf };
+  pick keys_by = pick::uniform;
+  std::shared_ptr<const zipf_table> zipf;
+
+  // churn
+  double forget = 0, fail = 0, cancel = 0, prestopped = 0;
+  std::int64_t cancel_delay_ns = 0;
+
+  // poisson
+  std::optional<double> lambda_d;
+  double lambda_per_key_s = 0;
+  std::shared_ptr<const std::vector<arrival>> arrivals;
+  std::int64_t late_ns = 0;
+  // The ratio the model's ideal singleflight reaches on exactly these arrivals (a flight starts at
+  // an arrival that finds none and absorbs the arrivals of the next D): λD/(1+λD) without the
+  // sampling noise of a finite run.
+  double schedule_optimum = 0;
+
+  std::uint64_t seed = 0;  // of this run's random choices: the same for every implementation
+  std::int64_t watchdog_ns = 0;
+  std::int64_t cancel_bound_ns = 0;
+  bool progress = false;
+};
+
+struct run_result {
+  std::shared_ptr<const run_spec> spec;
+
+  std::uint64_t calls = 0;      // call()s made (forget()s not included)
+  std::uint64_t flights = 0;    // executions of fn
+  std::uint64_t followers = 0;  // calls that received a value without running fn
+  std::uint64_t forgets = 0;
+  std::uint64_t failed_flights = 0;   // fn threw
+  std::uint64_t failure_receipts = 0;  // callers that received such an exception
+  std::uint64_t stop_requests = 0;     // calls whose token got stopped (before or during the call)
+  std::uint64_t cancelled = 0;         // calls that threw `cancelled`
+  std::uint64_t late = 0;              // poisson: arrivals dispatched late
+  double elapsed_s = 0;
+  double fn_mean_ns = 0;  // measured time from fn's start to its publication
+
+  histogram latency;         // every call, start to return
+  histogram wake;            // followers: leader's publication to the follower's return
+  histogram cancel_latency;  // stop request to `cancelled` reaching the caller
+  histogram lateness;        // poisson: dispatch minus scheduled time
+
+  std::array<std::uint64_t, kInvariants> violations{};
+  std::vector<std::string> messages;
+
+  std::uint64_t violation_total() const noexcept {
+    std::uint64_t n = 0;
+    for (auto v : violations) n += v;
+    return n;
+  }
+  double coalescing_ratio() const noexcept {
+    return calls == 0 ? 0 : 1.0 - static_cast<double>(flights) / static_cast<double>(calls);
+  }
+  // λD/(1+λD) for poisson runs.
+  std::optional<double> model_ratio() const;
+  // The ideal ratio on this run's own arrivals (run_spec::schedule_optimum).
+  std::optional<double> schedule_optimum() const;
+  // The same with D replaced by the measured mean fn time.
+  std::optional<double> model_ratio_measured_d() const;
+  double throughput_per_s() const noexcept {
+    return elapsed_s <= 0 ? 0 : static_cast<double>(calls) / elapsed_s;
+  }
+};
+
+// The CPUs this process may run on (its affinity mask, so `taskset -c 0,1` counts 2), or
+// std::thread::hardware_concurrency() where the mask cannot be read.
+unsigned usable_cpus();
+
+// "poisson/group λD=10": names a run in progress bars and messages.
+std::string run_label(const run_spec& spec);
+
+// Turns the options into the list of runs, in order: per workload (per λD), per implementation.
+std::vector<std::shared_ptr<const run_spec>> plan_runs(const options& opts, bool progress);
+
+// Runs one; violations are in the result. Exits the process with status 3 if the watchdog trips.
+run_result run_one(const std::shared_ptr<const run_spec>& spec);
+
+}  // namespace sfstress
