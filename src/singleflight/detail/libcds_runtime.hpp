@@ -67,6 +67,26 @@ class libcds_runtime {
     if (!node_.registered) attach_slow();
   }
 
+  // ThreadSanitizer annotations for reclamation; nothing in other builds. A record may be freed
+  // by whichever thread lets go of it last, after libcds's scan (in libcds.so, uninstrumented)
+  // found no hazard pointer guarding it. TSan cannot see the scan's reads of the hazard pointers,
+  // so it would take a finder's guarded read of the record and the later free for a race. A
+  // table calls traversal_done() after each operation, once its guards are released, and
+  // reclaiming() in its disposer: every finished traversal then happens-before every disposal
+  // that follows it, which is what the scan guarantees. (It orders more than the scan does, so
+  // TSan could miss a reclamation race inside libcds; libcds is trusted there, and ASan and the
+  // Relacy models check the records' own lifetime.)
+  static void traversal_done() noexcept {
+#ifdef SINGLEFLIGHT_TSAN
+    __tsan_release(&reclamation_);
+#endif
+  }
+  static void reclaiming() noexcept {
+#ifdef SINGLEFLIGHT_TSAN
+    __tsan_acquire(&reclamation_);
+#endif
+  }
+
  private:
   static void create_once() {
     // Never destroyed: see the header comment. (Kept in a static so it stays reachable.)
@@ -104,6 +124,7 @@ class libcds_runtime {
 #endif
   }
   static inline char handover_ = 0;
+  static inline char reclamation_ = 0;
 
   // Registered while the thread is attached; its clean-up detaches the thread.
   static inline thread_local thread_exit_node node_{};

@@ -85,6 +85,7 @@ struct libcds_table {
                   "singleflight: the libcds table compares keys with a default-constructed "
                   "KeyEqual, so KeyEqual must be a stateless function object");
     using GC = typename Layout::gc;
+    using runtime = libcds_runtime<GC>;
 
    public:
     static constexpr std::size_t kDefaultExpectedFlights = 256;
@@ -107,7 +108,7 @@ struct libcds_table {
     table& operator=(const table&) = delete;
 
     // Attaches the calling thread to the collector on its first call.
-    static void enter() { libcds_runtime<GC>::enter(); }
+    static void enter() { runtime::enter(); }
 
     // The record registered for `key`, with a user reference taken; empty if there is none.
     flight_ref<Value> find(std::size_t h, const Key& key) {
@@ -116,6 +117,7 @@ struct libcds_table {
       set_.find(p, [&found](record& r, const probe&) {
         if (r.try_add_user()) found = &r;
       });
+      runtime::traversal_done();
       return flight_ref<Value>::adopt(found);
     }
 
@@ -131,7 +133,11 @@ struct libcds_table {
     }
 
     // Registers `r` unless a record for its key is registered already.
-    bool insert(record& r) { return set_.insert(r); }
+    bool insert(record& r) {
+      const bool inserted = set_.insert(r);
+      runtime::traversal_done();
+      return inserted;
+    }
 
     // Destroys a record that lost the race to register; it was never visible to another thread.
     static void discard(record* r) noexcept {
@@ -141,11 +147,16 @@ struct libcds_table {
 
     // Removes exactly `r`, if it is still registered. The one primitive by which a record leaves
     // the table, for completion and forget() alike.
-    bool erase(record& r) noexcept { return set_.unlink(r); }
+    bool erase(record& r) noexcept {
+      const bool unlinked = set_.unlink(r);
+      runtime::traversal_done();
+      return unlinked;
+    }
 
     // Removes whichever record is registered for `key` now.
     void forget(std::size_t h, const Key& key) {
       if (auto guarded = set_.get(probe{h, &key})) erase(*guarded);
+      runtime::traversal_done();  // after `guarded` let go
     }
 
    private:
@@ -175,7 +186,10 @@ struct libcds_table {
     // Called once per record by the collector, after the record was unlinked and once no hazard
     // pointer guards it: the table no longer reaches the record.
     struct disposer {
-      void operator()(record* r) const noexcept { r->release_hold(); }
+      void operator()(record* r) const noexcept {
+        runtime::reclaiming();
+        r->release_hold();
+      }
     };
 
     static void reclaim(flight<Value>* f) noexcept {
