@@ -220,6 +220,20 @@ inline bool parse(int argc, char** argv, search& s) {
   return ok;
 }
 
+// The searches the models start from; command-line flags override them (see parse()).
+inline search random_search(rl::iteration_t iterations = 100000) {
+  search s;
+  s.type = rl::random_scheduler_type;
+  s.iterations = iterations;
+  return s;
+}
+inline search context_bound_search(unsigned bound) {
+  search s;
+  s.type = rl::fair_context_bound_scheduler_type;
+  s.bound = bound;
+  return s;
+}
+
 // What catching one mutant means for one model: the result Relacy must report.
 struct catches {
   sfd::mutant::id mutant;
@@ -289,6 +303,14 @@ inline int finish(bool all_passed) {
     return 1;
   }
   return all_passed ? 0 : 1;
+}
+
+// The body of every model's main(): `suites(search)` runs the model's suites with the search
+// the command line asked for (over `defaults`) and says whether all passed.
+template <class Suites>
+int model_main(int argc, char** argv, search defaults, Suites suites) {
+  if (!parse(argc, argv, defaults)) return 2;
+  return finish(suites(static_cast<const search&>(defaults)));
 }
 
 }  // namespace sfmodel

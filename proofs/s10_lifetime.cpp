@@ -58,11 +58,9 @@ struct s10_lifetime : rl::test_suite<s10_lifetime, 3> {
 
 int main(int argc, char** argv) {
   using namespace sfmodel;
-  search s;
-  s.type = rl::random_scheduler_type;
-  s.iterations = 100000;
-  if (!parse(argc, argv, s)) return 2;
-  return finish(run<s10_lifetime>(
-      "s10_lifetime", "S10", s,
-      {{sfd::mutant::release_hold_first, rl::test_result_access_to_freed_memory}}));
+  return model_main(argc, argv, random_search(), [](const search& s) {
+    return run<s10_lifetime>(
+        "s10_lifetime", "S10", s,
+        {{sfd::mutant::release_hold_first, rl::test_result_access_to_freed_memory}});
+  });
 }

@@ -31,12 +31,10 @@ struct s1_one_flight : rl::test_suite<s1_one_flight, 3> {
 
 int main(int argc, char** argv) {
   using namespace sfmodel;
-  search s;
-  s.type = rl::random_scheduler_type;
-  s.iterations = 100000;
-  if (!parse(argc, argv, s)) return 2;
-  return finish(run<s1_one_flight>(
-      "s1_one_flight", "S1", s,
-      {{sfd::mutant::ignore_insert_failure, rl::test_result_user_assert_failed},
-       {sfd::mutant::ignore_insert_failure, rl::test_result_memory_leak}}));
+  return model_main(argc, argv, random_search(), [](const search& s) {
+    return run<s1_one_flight>(
+        "s1_one_flight", "S1", s,
+        {{sfd::mutant::ignore_insert_failure, rl::test_result_user_assert_failed},
+         {sfd::mutant::ignore_insert_failure, rl::test_result_memory_leak}});
+  });
 }

@@ -83,13 +83,11 @@ struct s3_s8_exception : rl::test_suite<s3_s8_exception, 2> {
 
 int main(int argc, char** argv) {
   using namespace sfmodel;
-  search s;
-  s.type = rl::fair_context_bound_scheduler_type;
-  s.bound = 4;
-  if (!parse(argc, argv, s)) return 2;
-  const bool value = run<s3_s8_value>("s3_s8_value", "S3+S8", s,
-                                      {{sfd::mutant::relaxed_publish, rl::test_result_data_race}});
-  const bool exception = run<s3_s8_exception>(
-      "s3_s8_exception", "S3+S8", s, {{sfd::mutant::relaxed_publish, rl::test_result_data_race}});
-  return finish(value && exception);
+  return model_main(argc, argv, context_bound_search(4), [](const search& s) {
+    const bool value = run<s3_s8_value>(
+        "s3_s8_value", "S3+S8", s, {{sfd::mutant::relaxed_publish, rl::test_result_data_race}});
+    const bool exception = run<s3_s8_exception>(
+        "s3_s8_exception", "S3+S8", s, {{sfd::mutant::relaxed_publish, rl::test_result_data_race}});
+    return value && exception;
+  });
 }

@@ -39,12 +39,10 @@ struct s4_shared_is_exact : rl::test_suite<s4_shared_is_exact, 2> {
 
 int main(int argc, char** argv) {
   using namespace sfmodel;
-  search s;
-  s.type = rl::fair_context_bound_scheduler_type;
-  s.bound = 4;
-  if (!parse(argc, argv, s)) return 2;
-  return finish(run<s4_shared_is_exact>(
-      "s4_shared_is_exact", "S4", s,
-      {{sfd::mutant::join_after_close, rl::test_result_user_assert_failed},
-       {sfd::mutant::read_joined_before_close, rl::test_result_user_assert_failed}}));
+  return model_main(argc, argv, context_bound_search(4), [](const search& s) {
+    return run<s4_shared_is_exact>(
+        "s4_shared_is_exact", "S4", s,
+        {{sfd::mutant::join_after_close, rl::test_result_user_assert_failed},
+         {sfd::mutant::read_joined_before_close, rl::test_result_user_assert_failed}});
+  });
 }

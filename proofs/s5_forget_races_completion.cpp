@@ -50,11 +50,9 @@ struct s5_forget_races_completion : rl::test_suite<s5_forget_races_completion, 2
 
 int main(int argc, char** argv) {
   using namespace sfmodel;
-  search s;
-  s.type = rl::fair_context_bound_scheduler_type;
-  s.bound = 2;
-  if (!parse(argc, argv, s)) return 2;
-  return finish(run<s5_forget_races_completion>(
-      "s5_forget_races_completion", "S5", s,
-      {{sfd::mutant::erase_by_key, rl::test_result_user_assert_failed}}));
+  return model_main(argc, argv, context_bound_search(2), [](const search& s) {
+    return run<s5_forget_races_completion>(
+        "s5_forget_races_completion", "S5", s,
+        {{sfd::mutant::erase_by_key, rl::test_result_user_assert_failed}});
+  });
 }

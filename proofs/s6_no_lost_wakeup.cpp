@@ -27,18 +27,14 @@ struct s6_no_lost_wakeup : rl::test_suite<s6_no_lost_wakeup<Callers>, Callers> {
 
 int main(int argc, char** argv) {
   using namespace sfmodel;
-  search s;
-  s.type = rl::fair_context_bound_scheduler_type;
-  s.bound = 4;
-  if (!parse(argc, argv, s)) return 2;
-  // Two callers with the search asked for; three callers (two may park at once) at random.
-  search three = s;
-  three.type = rl::random_scheduler_type;
-  three.iterations = s.random_iterations;
-  const std::initializer_list<catches> mutants = {
-      {sfd::mutant::skip_waiters_bit, rl::test_result_deadlock},
-      {sfd::mutant::notify_before_done, rl::test_result_deadlock}};
-  const bool two = run<s6_no_lost_wakeup<2>>("s6_no_lost_wakeup_2", "S6", s, mutants);
-  const bool many = run<s6_no_lost_wakeup<3>>("s6_no_lost_wakeup_3", "S6", three, mutants);
-  return finish(two && many);
+  return model_main(argc, argv, context_bound_search(4), [](const search& s) {
+    // Two callers with the search asked for; three callers (two may park at once) at random.
+    const std::initializer_list<catches> mutants = {
+        {sfd::mutant::skip_waiters_bit, rl::test_result_deadlock},
+        {sfd::mutant::notify_before_done, rl::test_result_deadlock}};
+    const bool two = run<s6_no_lost_wakeup<2>>("s6_no_lost_wakeup_2", "S6", s, mutants);
+    const bool many = run<s6_no_lost_wakeup<3>>("s6_no_lost_wakeup_3", "S6",
+                                                random_search(s.random_iterations), mutants);
+    return two && many;
+  });
 }

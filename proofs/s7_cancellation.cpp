@@ -84,14 +84,12 @@ struct s7_stop_races_publication : rl::test_suite<s7_stop_races_publication, 3> 
 
 int main(int argc, char** argv) {
   using namespace sfmodel;
-  search s;
-  s.type = rl::random_scheduler_type;
-  s.iterations = 100000;
-  if (!parse(argc, argv, s)) return 2;
-  const bool wakes = run<s7_stop_wakes_waiter>(
-      "s7_stop_wakes_waiter", "S7", s, {{sfd::mutant::no_epoch_bump, rl::test_result_deadlock}});
-  const bool races = run<s7_stop_races_publication>(
-      "s7_stop_races_publication", "S7+S10", s,
-      {{sfd::mutant::release_before_deregister, rl::test_result_access_to_freed_memory}});
-  return finish(wakes && races);
+  return model_main(argc, argv, random_search(), [](const search& s) {
+    const bool wakes = run<s7_stop_wakes_waiter>(
+        "s7_stop_wakes_waiter", "S7", s, {{sfd::mutant::no_epoch_bump, rl::test_result_deadlock}});
+    const bool races = run<s7_stop_races_publication>(
+        "s7_stop_races_publication", "S7+S10", s,
+        {{sfd::mutant::release_before_deregister, rl::test_result_access_to_freed_memory}});
+    return wakes && races;
+  });
 }
