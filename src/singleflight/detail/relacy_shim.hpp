@@ -184,6 +184,9 @@ class model_stop_token {
   model_stop_token() = default;
   explicit model_stop_token(model_stop_state* s) noexcept : state_(s) {}
   bool stop_requested() const noexcept {
+    // (M1) acquire: pairs with (M2), as std::stop_token's does: what the requester did before
+    // request_stop() is visible to a thread that sees the stop. Without it a model could see the
+    // stop and miss the state that caused it, which the real std::stop_token never allows.
     return state_ != nullptr && state_->requested.load(rl::mo_acquire, RL_INFO) != 0;
   }
   bool stop_possible() const noexcept { return state_ != nullptr; }
@@ -204,6 +207,8 @@ class model_stop_source {
 
   bool request_stop() noexcept {
     model_stop_state& s = *state_;
+    // (M2) acq_rel: the release half pairs with (M1) and (M4); the acquire half orders a second
+    // requester after the first, so only one runs the callbacks.
     if (s.requested.exchange(1, rl::mo_acq_rel, RL_INFO) != 0) return false;
     s.mu.lock(RL_INFO);
     while (model_stop_node* n = s.head) {
@@ -215,6 +220,8 @@ class model_stop_source {
       n->run(n);
       s.mu.lock(RL_INFO);
       s.running = nullptr;
+      // (M3) release: pairs with (M5); the callback's effects happen-before the return of the
+      // stop_callback destructor that waited for it, as the standard requires.
       n->finished.store(1, rl::mo_release, RL_INFO);
       rl::rl_futex(&n->finished, rl::RL_FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0, RL_INFO);
     }
@@ -233,6 +240,7 @@ class model_stop_callback : model_stop_node {
     if (state_ == nullptr) return;
     run = [](model_stop_node* n) noexcept { static_cast<model_stop_callback*>(n)->f_(); };
     state_->mu.lock(RL_INFO);
+    // (M4) acquire: pairs with (M2); a callback registered after the stop runs at once, here.
     if (state_->requested.load(rl::mo_acquire, RL_INFO) != 0) {
       state_->mu.unlock(RL_INFO);
       state_ = nullptr;
@@ -261,6 +269,8 @@ class model_stop_callback : model_stop_node {
         state_->running == this && state_->running_thread != rl::thread_index();
     state_->mu.unlock(RL_INFO);
     if (running_elsewhere) {
+      // (M5) acquire: pairs with (M3). Without it the follower could free what the running
+      // callback still touches, and the model would report our own stub, not the library.
       while (finished.load(rl::mo_acquire, RL_INFO) == 0) {
         rl::rl_futex(&finished, rl::RL_FUTEX_WAIT, 0, nullptr, nullptr, 0, RL_INFO);
       }
