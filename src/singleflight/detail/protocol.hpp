@@ -97,22 +97,23 @@ constexpr void check_types() {
 template <class Value, class F, class Unregister>
 result<Value> lead(flight_ref<Value> f, F&& fn, Unregister&& unregister) {
   static_assert(std::is_nothrow_invocable_v<Unregister&>);
+  auto fail_and_close = [&](std::exception_ptr e) noexcept {
+    f->fail(std::move(e));  // an empty e becomes a std::runtime_error saying what happened
+    unregister();
+    f->close();
+  };
   std::exception_ptr error;
   try {
     f->produce(std::forward<F>(fn));
   } catch (...) {
     error = std::current_exception();
     if (!error) {
-      f->fail(nullptr);  // followers get a std::runtime_error saying what happened
-      unregister();
-      f->close();
+      fail_and_close(nullptr);
       throw;
     }
   }
   if (error) {
-    f->fail(error);
-    unregister();
-    f->close();
+    fail_and_close(error);
     std::rethrow_exception(std::move(error));  // the object every follower rethrows too (S3)
   }
   unregister();
