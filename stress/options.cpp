@@ -8,6 +8,7 @@
 #include <optional>
 #include <sstream>
 #include <system_error>
+#include <type_traits>
 
 namespace sfstress {
 
@@ -143,8 +144,11 @@ T read(const options& o, const field<T>& f) {
   return f(copy);
 }
 
-flag unsigned_flag(std::string name, std::string help, field<unsigned> f, unsigned min,
-                   unsigned max) {
+// An integer flag of type T (unsigned for thread counts, std::uint64_t for counts and seeds),
+// accepted only within [min, max].
+template <class T>
+flag integer_flag(std::string name, std::string help, field<T> f, std::type_identity_t<T> min,
+                  std::type_identity_t<T> max) {
   return {name, "N", std::move(help),
           [f](const options& o) { return std::to_string(read(o, f)); },
           [f, min, max, name](std::string_view v, options& o, std::string& err) {
@@ -154,26 +158,12 @@ flag unsigned_flag(std::string name, std::string help, field<unsigned> f, unsign
                     std::to_string(max) + ", got '" + std::string(v) + "'";
               return false;
             }
-            f(o) = static_cast<unsigned>(n);
+            f(o) = static_cast<T>(n);
             return true;
           }};
 }
-
-flag count_flag(std::string name, std::string help, field<std::uint64_t> f, std::uint64_t min,
-                std::uint64_t max) {
-  return {name, "N", std::move(help),
-          [f](const options& o) { return std::to_string(read(o, f)); },
-          [f, min, max, name](std::string_view v, options& o, std::string& err) {
-            std::uint64_t n = 0;
-            if (!parse_u64(v, n) || n < min || n > max) {
-              err = "--" + name + ": expected an integer from " + std::to_string(min) + " to " +
-                    std::to_string(max) + ", got '" + std::string(v) + "'";
-              return false;
-            }
-            f(o) = n;
-            return true;
-          }};
-}
+constexpr auto unsigned_flag = &integer_flag<unsigned>;     // thread and worker counts
+constexpr auto count_flag = &integer_flag<std::uint64_t>;  // counts and seeds
 
 flag real_flag(std::string name, std::string metavar, std::string help, field<double> f,
                double min, double max) {
