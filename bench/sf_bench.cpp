@@ -6,11 +6,12 @@
 // Throughput is items_per_second: calls (or operations) of all threads together per second of
 // wall-clock time. Every timing is wall-clock (UseRealTime), as Go's are.
 //
-// Implementations: group (libcds Michael set, DHP: the default), group_michael_hp, mutex_group and
-// sharded_group run every scenario but wake_latency, which runs group, mutex_group and
-// sharded_group (waking is the protocol's, the same for every table). The table ablation,
-// group_<table> for the other libcds containers of libcds_ablation_tables.hpp, runs where the
-// table is what is exercised: distinct_noop, and zipf without work.
+// Implementations: group (the project's own table, tables::slots: the default),
+// group_michael_dhp and group_michael_hp (libcds's Michael set, the selectable alternative),
+// mutex_group and sharded_group run every scenario but wake_latency, which runs group,
+// mutex_group and sharded_group (waking is the protocol's, the same for every table). The table
+// ablation, group_<table> for the other libcds containers of libcds_ablation_tables.hpp, runs
+// where the table is what is exercised: distinct_noop, and zipf without work.
 //
 // Scenarios, and what each timing includes:
 //   distinct_noop  a no-op fn on keys no other call uses (each thread its own keys): register,
@@ -84,8 +85,11 @@ struct lock_free {
       sizeof(typename Table::template table<key_type, value_type, hasher, key_equal>::record);
 };
 
-struct group_default : lock_free<singleflight::tables::michael_dhp> {
+struct group_default : lock_free<singleflight::tables::slots> {
   static constexpr const char* name = "group";
+};
+struct group_michael_dhp : lock_free<singleflight::tables::michael_dhp> {
+  static constexpr const char* name = "group_michael_dhp";
 };
 struct group_michael_hp : lock_free<singleflight::tables::michael_hp> {
   static constexpr const char* name = "group_michael_hp";
@@ -125,9 +129,10 @@ struct impl_list {
 };
 
 // Every scenario.
-using main_impls = impl_list<group_default, group_michael_hp, mutex_baseline, sharded_baseline>;
+using main_impls =
+    impl_list<group_default, group_michael_dhp, group_michael_hp, mutex_baseline, sharded_baseline>;
 // The other libcds tables behind the same group, on the scenarios that exercise the table
-// (distinct_noop, zipf without work), beside group and group_michael_hp.
+// (distinct_noop, zipf without work), beside group, group_michael_dhp and group_michael_hp.
 using ablation_impls = impl_list<group_iterable_dhp, group_iterable_hp, group_splitlist_dhp,
                                  group_splitlist_hp>;
 // Waking is the protocol's, shared by every table; the HP variant adds nothing there.

@@ -162,6 +162,10 @@ inline const char* mutant_name(sfd::mutant::id m) {
     case no_epoch_bump: return "no_epoch_bump";
     case release_before_deregister: return "release_before_deregister";
     case release_hold_first: return "release_hold_first";
+    case insert_by_store: return "insert_by_store";
+    case hazard_without_recheck: return "hazard_without_recheck";
+    case scan_loads_acquire: return "scan_loads_acquire";
+    case free_bucket_at_once: return "free_bucket_at_once";
   }
   return "?";
 }

@@ -13,7 +13,7 @@ Writes, to RESULTS_DIR:
                                   wake latencies and the per-call counters
   distinct_noop.png, hot_key.png, zipf.png, forget_mix.png   throughput against threads
   wake_latency.png                follower wake latency against waiters, with the floor
-  ablation.png                    libcds tables behind group, side by side
+  ablation.png                    the own table and libcds's tables behind group, side by side
 With --readme, also replaces the text between <!-- bench:begin --> and <!-- bench:end --> in
 that file with the summary's headline tables.
 
@@ -29,12 +29,14 @@ import sys
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
-MAIN = ["group", "group_michael_hp", "mutex_group", "sharded_group"]
-ABLATION = ["group", "group_michael_hp", "group_iterable_dhp", "group_iterable_hp",
-            "group_splitlist_dhp", "group_splitlist_hp"]
+MAIN = ["group", "group_michael_dhp", "group_michael_hp", "mutex_group", "sharded_group"]
+# group is the project's own table (tables::slots); the rest are libcds's containers.
+ABLATION = ["group", "group_michael_dhp", "group_michael_hp", "group_iterable_dhp",
+            "group_iterable_hp", "group_splitlist_dhp", "group_splitlist_hp"]
 WAKE = ["group", "mutex_group", "sharded_group", "atomic_wait_floor"]
 STYLE = {  # colour and line style per implementation, the same in every plot
-    "group": ("tab:blue", "-"), "group_michael_hp": ("tab:cyan", "-"),
+    "group": ("tab:blue", "-"), "group_michael_dhp": ("tab:purple", "-"),
+    "group_michael_hp": ("tab:cyan", "-"),
     "mutex_group": ("tab:red", "-"), "sharded_group": ("tab:orange", "-"),
     "go": ("tab:green", "-"), "atomics": ("black", "--"), "atomic_wait_floor": ("black", "--"),
 }
@@ -228,7 +230,7 @@ def targets(r):
                  f"max {fmt(worst, 3)} per lone call over {len(lone)} runs" if lone else "n/a",
                  verdict(None if worst is None else worst == 0)))
     # P5: allocations per flight, and per follower that joined a registered flight.
-    for impl in ("group", "group_michael_hp"):
+    for impl in ("group", "group_michael_dhp", "group_michael_hp"):
         x = r.get("distinct_noop", impl, "allocs_per_flight", threads=1)
         rows.append(("P5", f"≤ 1 heap allocation per flight ({impl}, distinct_noop)",
                      f"{fmt(x, 4)}", verdict(None if x is None else x <= 1.0 + 1e-9)))
@@ -252,19 +254,19 @@ def ratio_tables(r):
             params = dict(p)
             base = r.get(scenario, "mutex_group", **params)
             row = [config_label(scenario, params), rate(base)]
-            for impl in ("group", "group_michael_hp", "sharded_group", "go"):
+            for impl in ("group", "group_michael_dhp", "group_michael_hp", "sharded_group", "go"):
                 row.append(fmt(ratio(r.get(scenario, impl, **params), base)))
             vs_mutex.append(row)
             go = r.get(scenario, "go", **params)
             if go is not None:
                 vs_go.append([config_label(scenario, params), rate(go)] +
                              [fmt(ratio(r.get(scenario, impl, **params), go))
-                              for impl in ("group", "group_michael_hp", "mutex_group",
-                                           "sharded_group")])
-    return (table(["configuration", "mutex_group", "group", "group_michael_hp", "sharded_group",
-                   "go"], vs_mutex),
-            table(["configuration", "go", "group", "group_michael_hp", "mutex_group",
-                   "sharded_group"], vs_go) if vs_go else "(no Go results)")
+                              for impl in ("group", "group_michael_dhp", "group_michael_hp",
+                                           "mutex_group", "sharded_group")])
+    return (table(["configuration", "mutex_group", "group", "group_michael_dhp",
+                   "group_michael_hp", "sharded_group", "go"], vs_mutex),
+            table(["configuration", "go", "group", "group_michael_dhp", "group_michael_hp",
+                   "mutex_group", "sharded_group"], vs_go) if vs_go else "(no Go results)")
 
 
 def ablation_table(r):
@@ -368,7 +370,9 @@ def summary(r, meta, ctx, go_ctx, plots):
         "",
         "## Table ablation",
         "",
-        "The libcds containers behind the same `group` (`src/singleflight/detail/"
+        "The tables behind the same `group`: `group` is the project's own (`tables::slots`, "
+        "`src/singleflight/detail/slots_table.hpp`), `group_michael_*` libcds's Michael set "
+        "(selectable), the rest libcds's other containers (`src/singleflight/detail/"
         "libcds_ablation_tables.hpp`); in brackets, throughput over `group`'s.",
         "",
         ablation_table(r),
@@ -531,7 +535,7 @@ def plot_all(r, outdir):
         ax.set_xticks([c + 0.4 - width / 2 for c in range(len(configs))])
         ax.set_xticklabels([config_label(s, p) for s, p in configs], fontsize=8)
         ax.set_ylabel("million calls / s (all threads)")
-        ax.set_title("table ablation: libcds containers behind the same group")
+        ax.set_title("table ablation: the own table (group) and libcds's, behind the same group")
         ax.grid(True, axis="y", alpha=0.3)
         ax.legend(fontsize=7, ncol=2)
         finish(fig, "ablation.png")

@@ -24,10 +24,13 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
-IMPL_ORDER = ["group", "group_hp", "mutex_group", "sharded_group"]
-COLORS = {"group": "#1f77b4", "group_hp": "#17becf", "mutex_group": "#d62728",
-          "sharded_group": "#ff7f0e"}
-MARKERS = {"group": "o", "group_hp": "D", "mutex_group": "s", "sharded_group": "^"}
+# group_hp: the libcds HP variant's name in runs made before the own table became the default.
+IMPL_ORDER = ["group", "group_michael_dhp", "group_michael_hp", "group_hp", "mutex_group",
+              "sharded_group"]
+COLORS = {"group": "#1f77b4", "group_michael_dhp": "#9467bd", "group_michael_hp": "#17becf",
+          "group_hp": "#17becf", "mutex_group": "#d62728", "sharded_group": "#ff7f0e"}
+MARKERS = {"group": "o", "group_michael_dhp": "v", "group_michael_hp": "D", "group_hp": "D",
+           "mutex_group": "s", "sharded_group": "^"}
 
 
 def impl_key(name):

@@ -1,4 +1,4 @@
-// sf-stress: singleflight::group, on its default table (libcds MichaelHashSet with DHP).
+// sf-stress: singleflight::group, on its default table (the project's own, tables::slots).
 #include "driver.hpp"
 #include "impls.hpp"
 
@@ -6,10 +6,10 @@ namespace sfstress {
 
 run_result run_group(const spec_ptr& spec) {
   using group = singleflight::group<tracked_key, tracked_value, key_hash, key_equal>;
-  // Records unlinked during the run are freed by the collector once no hazard pointer guards
-  // them; a scan by this thread (attached: the sweep called into the group) frees the ones still
-  // retired, including those the exited workers left behind.
-  return run_with<group>(spec, [] { cds::gc::DHP::scan(); });
+  // Records are retired by the thread that lets go last and freed by its later scans; exiting
+  // workers scan and hand what is still guarded to the orphan list. A scan by this thread frees
+  // the rest, the orphans included.
+  return run_with<group>(spec, [] { singleflight::detail::hazard_domain::global().scan_now(); });
 }
 
 }  // namespace sfstress

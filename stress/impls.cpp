@@ -12,7 +12,8 @@ constexpr std::string_view kMutantPrefix = "mutant:";
 }
 
 bool known_impl(std::string_view name) {
-  if (name == "group" || name == "group_hp" || name == "mutex_group" || name == "sharded_group") {
+  if (name == "group" || name == "group_michael_dhp" || name == "group_michael_hp" ||
+      name == "mutex_group" || name == "sharded_group") {
     return true;
   }
   return name.substr(0, kMutantPrefix.size()) == kMutantPrefix &&
@@ -22,7 +23,8 @@ bool known_impl(std::string_view name) {
 run_result run_one(const std::shared_ptr<const run_spec>& spec) {
   const std::string_view name = spec->impl;
   if (name == "group") return run_group(spec);
-  if (name == "group_hp") return run_group_hp(spec);
+  if (name == "group_michael_dhp") return run_group_michael_dhp(spec);
+  if (name == "group_michael_hp") return run_group_michael_hp(spec);
   if (name == "mutex_group") return run_mutex_group(spec);
   if (name == "sharded_group") return run_sharded_group(spec);
   if (name.substr(0, kMutantPrefix.size()) == kMutantPrefix) {

@@ -12,7 +12,8 @@ namespace sfstress {
 using spec_ptr = std::shared_ptr<const run_spec>;
 
 run_result run_group(const spec_ptr& spec);
-run_result run_group_hp(const spec_ptr& spec);
+run_result run_group_michael_dhp(const spec_ptr& spec);
+run_result run_group_michael_hp(const spec_ptr& spec);
 run_result run_mutex_group(const spec_ptr& spec);
 run_result run_sharded_group(const spec_ptr& spec);
 // `name` without the "mutant:" prefix; false if there is no such mutant.

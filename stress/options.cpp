@@ -276,12 +276,13 @@ const std::vector<flag>& flags() {
                  }});
     t.push_back({"impl", "LIST",
                  "implementations, comma-separated: group, mutex_group, sharded_group, or all "
-                 "(those three); also group_hp (group on hazard pointers) and, to check the "
+                 "(those three); also group_michael_dhp and group_michael_hp (group on libcds's "
+                 "tables) and, to check the "
                  "checkers, mutant:solo|stale|flags|eager_erase|hang|leak|deaf",
                  [](const options& o) { return join(o.impls); },
                  [all_impls](std::string_view v, options& o, std::string& err) {
                    if (parse_names(v, o.impls, all_impls, known_impl, "impl", err)) return true;
-                   err += "; also group_hp and mutant:solo|stale|flags|eager_erase|hang|leak|deaf";
+                   err += "; also group_michael_dhp, group_michael_hp and mutant:solo|stale|flags|eager_erase|hang|leak|deaf";
                    return false;
                  }});
     t.push_back(count_flag("seed", "seed of every random choice (keys, fn times, schedules)",

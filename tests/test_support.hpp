@@ -48,7 +48,13 @@ struct group {
   static constexpr const char* reported_as = "singleflight::group";  // in lifetime reports
 };
 
-struct group_hp {
+struct group_michael_dhp {
+  template <class K, class V, class H = std::hash<K>, class E = std::equal_to<K>>
+  using type = singleflight::group<K, V, H, E, singleflight::tables::michael_dhp>;
+  static constexpr const char* reported_as = "singleflight::group";  // in lifetime reports
+};
+
+struct group_michael_hp {
   template <class K, class V, class H = std::hash<K>, class E = std::equal_to<K>>
   using type = singleflight::group<K, V, H, E, singleflight::tables::michael_hp>;
   static constexpr const char* reported_as = "singleflight::group";  // in lifetime reports
@@ -69,7 +75,8 @@ struct sharded_group {
 }  // namespace impl
 
 using implementations =
-    ::testing::Types<impl::group, impl::group_hp, impl::mutex_group, impl::sharded_group>;
+    ::testing::Types<impl::group, impl::group_michael_dhp, impl::group_michael_hp, impl::mutex_group,
+                     impl::sharded_group>;
 
 // The group type of implementation `Impl` for the given key and value.
 template <class Impl, class K, class V, class H = std::hash<K>, class E = std::equal_to<K>>

@@ -32,10 +32,11 @@
 //   S11 Calling into the same key from inside its own fn on the same thread throws
 //       `reentrant_call` instead of deadlocking.
 //
-// Progress: in `group`, finding, registering and removing a flight are lock-free (libcds's
-// Michael hash set with hazard-pointer reclamation); followers block, parked on a futex, until
-// the leader finishes — blocking is the point. `mutex_group` and `sharded_group` take a mutex
-// around their table.
+// Progress: in `group`, finding, registering and removing a flight are lock-free (by default
+// the project's own table: one compare-and-swap per registration and per removal, hazard
+// pointers for readers; libcds's Michael hash set is a selectable alternative, see `tables`);
+// followers block, parked on a futex, until the leader finishes — blocking is the point.
+// `mutex_group` and `sharded_group` take a mutex around their table.
 //
 // Memory ordering: the leader's writes, including everything fn did and the construction of the
 // value, happen-before the return of every caller of the flight. A result copied to another
@@ -43,7 +44,8 @@
 //
 // Lifetime: a result keeps the flight's value alive; copies share it. The value is destroyed when
 // the last result (or waiting caller) lets go, in whichever thread that is. In `group`, the key is
-// destroyed when the collector reclaims the record, possibly after the group itself is gone.
+// destroyed when the table's reclamation frees the record (a later scan by the thread that let
+// go last, or libcds's collector), possibly after the group itself is gone.
 //
 // Requirements: Key is copy-constructible, hashable by Hash and comparable by KeyEqual (neither
 // may throw for a key that is in flight); Value is move-constructible from what fn returns (not
@@ -137,7 +139,8 @@ class result {
 
 // The groups below are assembled from these parts; none of them is public.
 #include "detail/protocol.hpp"
-#ifndef SINGLEFLIGHT_RELACY  // the models bring a table of their own (proofs/)
+#include "detail/slots_table.hpp"
+#ifndef SINGLEFLIGHT_RELACY  // the models check the protocol over a table of their own (proofs/)
 #include "detail/libcds_table.hpp"
 #endif
 
@@ -146,6 +149,9 @@ namespace singleflight {
 // Where `group` keeps its flight records. Each is a table policy: the protocol is the same, only
 // the table differs (bench/ compares them).
 namespace tables {
+// The project's own: one word per slot, insert and erase one CAS each, hazard pointers published
+// only when a slot is not empty (detail/slots_table.hpp).
+using slots = detail::slots_table;
 #ifndef SINGLEFLIGHT_RELACY
 // libcds MichaelHashSet with dynamic hazard pointers: no limit on the number of threads.
 using michael_dhp = detail::libcds_michael<cds::gc::DHP>;
@@ -159,7 +165,7 @@ struct michael_hp;
 
 // The lock-free implementation, the subject of this project.
 template <class Key, class Value, class Hash = std::hash<Key>, class KeyEqual = std::equal_to<Key>,
-          class Table = tables::michael_dhp>
+          class Table = tables::slots>
 class group {
   using table_type = typename Table::template table<Key, Value, Hash, KeyEqual>;
   using record = typename table_type::record;
@@ -203,10 +209,16 @@ class group {
         if (f->try_join()) return detail::follow(std::move(f), stop);
         continue;  // it closed after we found it, so it is out of the table: look again
       }
-      record* r = table_type::make(h, key);
-      const bool registered = table_.insert(*r);
+      record* r = table_.make(h, key);
+      bool registered = false;
+      try {
+        registered = table_.insert(*r);
+      } catch (...) {  // out of memory in the table: nothing was registered
+        table_.discard(r);
+        throw;
+      }
       if (!registered && !detail::mutant::is(detail::mutant::ignore_insert_failure)) {
-        table_type::discard(r);  // another caller registered the key first: join it instead
+        table_.discard(r);  // another caller registered the key first: join it instead
         continue;
       }
       lifetime_.started();

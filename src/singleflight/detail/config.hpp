@@ -49,6 +49,11 @@ enum id {
   no_epoch_bump,              // a stop callback notifies without changing the word (S7)
   release_before_deregister,  // a cancelled follower lets go before its stop callback is gone (S7)
   release_hold_first,         // the last user releases its hold before destroying the outcome (S10)
+  // The own table (slots_table.hpp, hazard.hpp):
+  insert_by_store,            // insert stores its word instead of a CAS from the word it read (S1)
+  hazard_without_recheck,     // a reader publishes a hazard but does not re-read the slot (S10)
+  scan_loads_acquire,         // a scan reads the hazards with acquire instead of seq_cst (S10)
+  free_bucket_at_once,        // a replaced collision bucket is freed instead of retired (S10)
 };
 #ifdef SINGLEFLIGHT_MUTANT
 inline constexpr id active = SINGLEFLIGHT_MUTANT;
@@ -59,6 +64,10 @@ constexpr bool is(id m) noexcept { return active == m; }
 // The ordering a numbered site uses: `order`, or relaxed under mutant `m`.
 constexpr std::memory_order weakened_by(id m, std::memory_order order) noexcept {
   return is(m) ? std::memory_order_relaxed : order;
+}
+// A seq_cst site that mutant `m` weakens to acquire.
+constexpr std::memory_order weakened_to_acquire_by(id m) noexcept {
+  return is(m) ? std::memory_order_acquire : std::memory_order_seq_cst;
 }
 }  // namespace mutant
 

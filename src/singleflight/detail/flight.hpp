@@ -23,7 +23,9 @@
 //   - holds_ counts whoever may still touch the memory: one for all users together (dropped by
 //     the last user right after it destroyed the outcome), plus one per table that can reach the
 //     record after unlinking it (libcds: dropped by the reclamation's disposer once no hazard
-//     pointer guards the record). The memory is freed when holds_ reaches zero.
+//     pointer guards the record). When holds_ reaches zero the record goes to its table's
+//     reclaim function: the mutex baselines free it; the own table (slots_table.hpp), which keeps
+//     no hold, retires it to its hazard-pointer domain, which frees it once no reader guards it.
 //   - Whoever wakes parked followers (the leader in close(), a stop callback in interrupt()) holds
 //     a user reference for the whole notify_all, so a wake-up never lands on freed memory.
 #pragma once
@@ -207,7 +209,13 @@ class flight {
   void release_hold() noexcept {
     // (9) acq_rel: pairs with the other holds' (9), so the memory is freed after every holder is
     // done with it (the last user's destruction of the outcome included).
-    if (holds_.fetch_sub(1, std::memory_order_acq_rel) == 1) reclaim_(this);
+    // (10) acquire: holds never grow, so a holder that reads 1 is the last one and needs no
+    // read-modify-write (tables that keep no hold of their own, always). Pairs with the other
+    // holders' (9), as the acquire half of (9) would.
+    if (holds_.load(std::memory_order_acquire) == 1 ||
+        holds_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      reclaim_(this);
+    }
   }
 
  private:

@@ -195,7 +195,7 @@ struct libcds_table {
     static void reclaim(flight<Value>* f) noexcept {
       record* r = static_cast<record*>(f);
       r->~record();
-      spare<record>::free(r);
+      spare<record>::give_back(r);
     }
 
     // Attaches the constructing thread before the container is built, which may already use the

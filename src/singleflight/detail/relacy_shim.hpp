@@ -6,6 +6,7 @@
 //                      the checker's histories point into flight.hpp and protocol.hpp.
 //   wait, notify_all   Relacy's futex model (which also wakes spuriously), on the state word.
 //   this_thread_tag    one address per model thread (all model threads share one OS thread).
+//   model_thread_index the model thread, for per-thread state (hazard.hpp).
 //   plain_access       a Relacy var: each mark is a checked access to plain data.
 //   model_stop_*       a stop source, token and callback with the guarantees of std's that the
 //                      protocol relies on (std::stop_callback itself would block the OS thread).
@@ -107,16 +108,34 @@ class relacy_atomic {
   }
   bool compare_exchange_weak(T& expected, T desired, std::memory_order success,
                              std::memory_order failure, here at = here::current()) {
-    rep e = static_cast<rep>(expected);
-    const bool ok = a_.compare_exchange_weak(e, static_cast<rep>(desired), relacy_order(success),
-                                             relacy_info(at), relacy_order(failure), relacy_info(at));
-    expected = static_cast<T>(e);
-    return ok;
+    return compare_exchange<false>(expected, desired, success, failure, at);
+  }
+  bool compare_exchange_strong(T& expected, T desired, std::memory_order success,
+                               std::memory_order failure, here at = here::current()) {
+    return compare_exchange<true>(expected, desired, success, failure, at);
   }
 
   rl::atomic<rep>& relacy() const noexcept { return a_; }
 
  private:
+  // Relacy's weak form also fails spuriously, as the standard allows.
+  template <bool Strong>
+  bool compare_exchange(T& expected, T desired, std::memory_order success,
+                        std::memory_order failure, const here& at) {
+    rep e = static_cast<rep>(expected);
+    const rep d = static_cast<rep>(desired);
+    bool ok;
+    if constexpr (Strong) {
+      ok = a_.compare_exchange_strong(e, d, relacy_order(success), relacy_info(at),
+                                      relacy_order(failure), relacy_info(at));
+    } else {
+      ok = a_.compare_exchange_weak(e, d, relacy_order(success), relacy_info(at),
+                                    relacy_order(failure), relacy_info(at));
+    }
+    expected = static_cast<T>(e);
+    return ok;
+  }
+
   mutable rl::atomic<rep> a_;
 };
 
@@ -138,6 +157,9 @@ inline void notify_all(atomic<std::uint32_t>& word, here at = here::current()) n
 }
 
 inline void spin_pause() noexcept {}
+
+// All model threads share one OS thread, so per-thread state is indexed by the model thread.
+inline unsigned model_thread_index() noexcept { return rl::thread_index(); }
 
 inline const void* this_thread_tag() noexcept {
   static const char tags[64] = {};

@@ -1,12 +1,15 @@
-// singleflight::detail — internal; one spare record block per thread and record type.
+// singleflight::detail — internal; a small per-thread pool of record blocks for each record type.
 //
-// A caller that misses the lookup allocates a record before it knows whether it will lead: if
-// another caller registers the key first, this caller becomes a follower holding a block it
-// never published. Freeing that block would make such a follower pay for an allocation; instead
-// the block waits here for this thread's next registration. So a flight costs one allocation and
-// a follower none, however often callers race (P5). The block is freed at thread exit.
+// Two things return record memory to a thread: a caller that lost the race to register its key
+// (it allocated a record before it knew whether it would lead, and becomes a follower holding a
+// block it never published), and a reclamation scan that frees the records its thread retired (a
+// batch at a time). Both keep the blocks here for the thread's next registrations instead of
+// handing them to the allocator, so a follower pays no allocation however often callers race,
+// and a thread that leads flight after flight reuses its own blocks (P5). The pool keeps at most
+// kCapacity blocks; the rest go back to the allocator, and the pool is emptied at thread exit.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 
 #include "thread_exit.hpp"
@@ -16,48 +19,65 @@ namespace singleflight::detail {
 template <class T>
 class spare {
  public:
-  // Raw memory for one T: the spare block if this thread has one, else a new allocation.
+  // Enough for the largest batch a scan frees at once on a machine with a few dozen threads.
+  static constexpr std::size_t kCapacity = 256;
+
+  // Raw memory for one T: a pooled block if this thread has one, else a new allocation.
   static T* take() {
-    if (T* p = slot_.block) {
-      slot_.block = nullptr;
-      return p;
+#ifndef SINGLEFLIGHT_RELACY
+    if (block* b = pool_.head) {
+      pool_.head = b->next;
+      --pool_.count;
+      return reinterpret_cast<T*>(b);
     }
+#endif
     return std::allocator<T>().allocate(1);
   }
 
-  // Keeps raw memory for one T (from take()) for this thread's next take().
+  // Keeps raw memory for one T (from take()) for this thread's next take(), or frees it when the
+  // pool is full. (Under the model checker it always frees: memory must not outlive a model run.)
   static void give_back(T* p) noexcept {
-    if (slot_.block != nullptr) {
-      std::allocator<T>().deallocate(p, 1);
+#ifndef SINGLEFLIGHT_RELACY
+    if (pool_.count < kCapacity) {
+      if (!pool_.node.registered) {
+        pool_.node.run = &free_all;
+        try {
+          thread_exit::at_exit(pool_.node);
+        } catch (...) {  // cannot arrange the clean-up: keep nothing
+          std::allocator<T>().deallocate(p, 1);
+          return;
+        }
+      }
+      pool_.head = ::new (static_cast<void*>(p)) block{pool_.head};
+      ++pool_.count;
       return;
     }
-    slot_.block = p;
-    if (!slot_.node.registered) {
-      slot_.node.run = &free_block;
-      try {
-        thread_exit::at_exit(slot_.node);
-      } catch (...) {  // cannot arrange the clean-up: keep nothing
-        slot_.block = nullptr;
-        std::allocator<T>().deallocate(p, 1);
-      }
-    }
+#endif
+    std::allocator<T>().deallocate(p, 1);
   }
-
-  static void free(T* p) noexcept { std::allocator<T>().deallocate(p, 1); }
 
  private:
-  struct slot {
+  struct block {
+    block* next;
+  };
+  static_assert(sizeof(T) >= sizeof(block) && alignof(T) >= alignof(block));
+
+  struct pool {
     thread_exit_node node;
-    T* block = nullptr;
+    block* head = nullptr;
+    std::size_t count = 0;
   };
 
-  // Runs in the exiting thread, so slot_ is that thread's slot.
-  static void free_block(thread_exit_node*) noexcept {
-    if (slot_.block != nullptr) std::allocator<T>().deallocate(slot_.block, 1);
-    slot_.block = nullptr;
+  // Runs in the exiting thread, so pool_ is that thread's pool.
+  static void free_all(thread_exit_node*) noexcept {
+    while (block* b = pool_.head) {
+      pool_.head = b->next;
+      std::allocator<T>().deallocate(reinterpret_cast<T*>(b), 1);
+    }
+    pool_.count = 0;
   }
 
-  static inline thread_local slot slot_{};
+  static inline thread_local pool pool_{};
 };
 
 }  // namespace singleflight::detail

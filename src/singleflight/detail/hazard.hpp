@@ -1,0 +1,295 @@
+// singleflight::detail — internal; hazard pointers for the project's own flight table
+// (M. M. Michael, "Hazard Pointers: Safe Memory Reclamation for Lock-Free Objects", IEEE TPDS
+// 15(6), 2004).
+//
+// A reader about to dereference a node it loaded from a shared word first publishes the node's
+// address in one of its hazard slots, then re-reads the word. If the word still holds the node,
+// the node was reachable after the hazard became visible, so whoever removes it later sees the
+// hazard and does not free it while the hazard stands. Whoever removes a node *retires* it: the
+// node waits in that thread's list until a scan finds no hazard naming it, then it is freed.
+//
+// The flight table publishes hazards only when it must read a non-empty slot: a lone flight
+// (empty slot found, record inserted, record removed) never touches a hazard slot, and the record
+// it retires at the end is freed by a later scan of its own thread at no extra atomic cost.
+//
+// Per-thread state lives in a `thread_record`, linked into the domain's list for good. A thread
+// claims one on its first call and hands it back at exit (thread_exit.hpp) for a later thread to
+// reuse, after moving the nodes it could not yet free to the domain's orphan list, which the next
+// scan of any thread adopts. A node retired by a thread that never claimed a record (a thread
+// that only let go of a result, say) goes to the orphan list directly.
+//
+// Normal builds use one process-wide domain that is never destroyed (static groups may be
+// destroyed after other threads' records are gone). Under the model checker each table owns a
+// domain, which frees everything when the model's table is destroyed.
+#pragma once
+
+#include <algorithm>
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+
+#include "atomic.hpp"
+#include "config.hpp"
+#ifndef SINGLEFLIGHT_RELACY
+#include "thread_exit.hpp"
+#endif
+
+namespace singleflight::detail {
+
+// A node that can be retired: the table's records and collision buckets derive from it.
+struct retired {
+  using free_fn = void (*)(retired*) noexcept;
+  explicit retired(free_fn f) noexcept : free_retired(f) {}
+  retired* next_retired = nullptr;  // the retire list's link, owned by whoever holds the list
+  const free_fn free_retired;       // destroys the node and frees its memory
+};
+
+class hazard_domain {
+ public:
+  // Hazard slots per thread: a table operation reads at most a bucket and one record at once.
+  static constexpr int kSlots = 2;
+
+#ifdef SINGLEFLIGHT_RELACY
+  static constexpr unsigned kModelThreads = 8;
+  struct thread_record {
+#else
+  struct alignas(64) thread_record {  // one cache line each: hazards are written by one thread
+#endif
+    atomic<retired*> hazard[kSlots] = {};
+    atomic<bool> in_use{true};
+    thread_record* next = nullptr;  // written before the record is linked in, never after
+    // Owned by the thread that holds in_use:
+    retired* retired_head = nullptr;
+    std::size_t retired_count = 0;
+  };
+
+  constexpr hazard_domain() noexcept = default;
+  hazard_domain(const hazard_domain&) = delete;
+  hazard_domain& operator=(const hazard_domain&) = delete;
+
+#ifdef SINGLEFLIGHT_RELACY
+  // The model's domain: every thread has finished, so nothing is hazarded and all can go.
+  ~hazard_domain() {
+    free_all(orphans_.load(std::memory_order_relaxed));
+    for (thread_record* r = head_.load(std::memory_order_relaxed); r != nullptr;) {
+      thread_record* next = r->next;
+      free_all(r->retired_head);
+      delete r;
+      r = next;
+    }
+  }
+#else
+  // The process-wide domain. Never destroyed: a static group may retire records at exit.
+  static hazard_domain& global() noexcept { return storage_; }
+#endif
+
+  // The calling thread's record, claimed on its first use. May throw std::bad_alloc.
+  thread_record& local() {
+    thread_record*& mine = mine_slot();
+    if (mine == nullptr) mine = claim();
+    return *mine;
+  }
+
+  // The record of a thread that has already called local(), e.g. a leader removing its record.
+  thread_record& local_claimed() noexcept {
+    assert(mine_slot() != nullptr && "singleflight: hazard record used before it was claimed");
+    return *mine_slot();
+  }
+
+  // Frees, now, every node retired by the calling thread or orphaned that no hazard names (tests
+  // and the stress harness use it to see every record freed at the end of a run).
+  void scan_now() { scan(local()); }
+
+  // Publishes `p` in hazard slot `i` of `me`, then re-reads `word`. True if the word still holds
+  // `expected`: then `p` was reachable after the hazard became visible, and stays allocated until
+  // the slot is cleared or overwritten. False means the word changed: read it again.
+  template <class Word>
+  static bool protect(thread_record& me, int i, retired* p, const atomic<Word>& word,
+                      Word expected) noexcept {
+    // (H1) seq_cst: the reader's half of the store-load handshake with a reclaimer; the other
+    // half is the unlinking CAS (the table's (T2)) followed, in the retiring thread, by the
+    // scan's loads (R3) and (R2), all seq_cst, so all in the single total order S. The unlink
+    // strongly happens before the scan (sequenced before it, or reaching it through the release
+    // and acquire that hand the node to its retirer), so it precedes the scan in S. If the
+    // unlink also precedes (H2), (H2) sees the node gone and the reader gives up. Otherwise
+    // (H1) precedes (H2), the unlink and the scan, and the scan sees this hazard. With a weaker
+    // order on any of them, each side could miss the other's write and the node would be freed
+    // under the reader. (No fence is needed: every operation of the handshake is seq_cst.)
+    me.hazard[i].store(p, std::memory_order_seq_cst);
+    if constexpr (mutant::is(mutant::hazard_without_recheck)) return true;
+    // (H2) seq_cst: see (H1). Also acquire: pairs with the table's publishing CAS, so the node
+    // is seen fully built.
+    return word.load(std::memory_order_seq_cst) == expected;
+  }
+
+  // Clears every hazard slot of `me`.
+  static void clear(thread_record& me) noexcept {
+    for (auto& h : me.hazard) {
+      // (H3) release: pairs with (R2). A scan that sees the slot cleared frees the node only
+      // after this reader's reads of it; without it the free could race the last read.
+      h.store(nullptr, std::memory_order_release);
+    }
+  }
+
+  // Hands `p` over for freeing once no hazard names it. `p` must already be unreachable from
+  // every shared word: its unlink happened before this call.
+  void retire(retired* p) noexcept {
+    thread_record* me = mine_slot();
+    if (me == nullptr) {  // this thread never called a group: let another thread's scan free it
+      push_orphans(p, p);
+      return;
+    }
+    p->next_retired = me->retired_head;
+    me->retired_head = p;
+    if (++me->retired_count >= scan_threshold()) scan(*me);
+  }
+
+ private:
+  thread_record*& mine_slot() noexcept {
+#ifdef SINGLEFLIGHT_RELACY
+    return by_model_thread_[model_thread_index()];
+#else
+    return mine_;
+#endif
+  }
+
+  thread_record* claim() {
+    // (D1) acquire: pairs with (D3); a record another thread linked in is seen fully built.
+    for (thread_record* r = head_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
+      // Relaxed peek: only the exchange below decides, and it orders what it must.
+      // (D2) acquire: pairs with (D4) of the thread that handed the record back, so its last
+      // writes to the retire list are seen by the new owner.
+      if (!r->in_use.load(std::memory_order_relaxed) &&
+          !r->in_use.exchange(true, std::memory_order_acquire)) {
+        arrange_hand_back(*r);
+        return r;
+      }
+    }
+    auto* r = new thread_record();
+    // Relaxed: a size hint for the scan threshold, read without ordering.
+    records_.fetch_add(1, std::memory_order_relaxed);
+    thread_record* head = head_.load(std::memory_order_relaxed);  // the CAS re-checks it
+    do {
+      r->next = head;
+      // (D3) seq_cst: publishes the new record's fields to (D1) and to scans' (R3), and, being
+      // in S before this thread's first hazard (H1), guarantees that a scan that must see that
+      // hazard finds this record in the list. With only release, a scan could read an older
+      // head, skip this record and miss its hazard (the model checker found that interleaving).
+    } while (!head_.compare_exchange_weak(head, r, std::memory_order_seq_cst,
+                                          std::memory_order_relaxed));
+    arrange_hand_back(*r);
+    return r;
+  }
+
+  std::size_t scan_threshold() const noexcept {
+#ifdef SINGLEFLIGHT_RELACY
+    return 1;  // scan on every retire: the model checks every free
+#else
+    // Amortized: a scan reads every hazard, so it runs once per (a multiple of) that many
+    // retires. Relaxed: a hint.
+    return std::max<std::size_t>(64, 4 * kSlots * records_.load(std::memory_order_relaxed));
+#endif
+  }
+
+  // Frees every node on `me`'s list that no hazard names; keeps the others.
+  void scan(thread_record& me) noexcept {
+    if (orphans_.load(std::memory_order_relaxed) != nullptr) {  // relaxed peek; (O2) decides
+      // (O2) acquire: pairs with (O1); the orphans' links and contents are seen.
+      retired* adopted = orphans_.exchange(nullptr, std::memory_order_acquire);
+      while (adopted != nullptr) {
+        retired* next = adopted->next_retired;
+        adopted->next_retired = me.retired_head;
+        me.retired_head = adopted;
+        adopted = next;
+      }
+    }
+    retired* keep = nullptr;
+    std::size_t kept = 0;
+    for (retired* p = me.retired_head; p != nullptr;) {
+      retired* next = p->next_retired;
+      if (hazarded(p)) {
+        p->next_retired = keep;
+        keep = p;
+        ++kept;
+      } else {
+        p->free_retired(p);
+      }
+      p = next;
+    }
+    me.retired_head = keep;
+    me.retired_count = kept;
+  }
+
+  bool hazarded(const retired* p) const noexcept {
+    // (R3) seq_cst: pairs with (D3), so a record linked in is read whole, and sees every record
+    // whose first hazard precedes this scan in S (see (D3)).
+    for (thread_record* r = head_.load(std::memory_order_seq_cst); r != nullptr; r = r->next) {
+      for (const auto& h : r->hazard) {
+        // (R2) seq_cst: the scan's half of the handshake, see (H1). Also acquire: pairs with
+        // (H3), so the free comes after the last reads of a reader that has cleared its hazard.
+        if (h.load(mutant::weakened_to_acquire_by(mutant::scan_loads_acquire)) == p) return true;
+      }
+    }
+    return false;
+  }
+
+  void push_orphans(retired* first, retired* last) noexcept {
+    retired* head = orphans_.load(std::memory_order_relaxed);  // the CAS re-checks it
+    do {
+      last->next_retired = head;
+      // (O1) release: publishes the nodes and their links to the adopting scan's (O2).
+    } while (!orphans_.compare_exchange_weak(head, first, std::memory_order_release,
+                                             std::memory_order_relaxed));
+  }
+
+  static void free_all(retired* p) noexcept {
+    while (p != nullptr) {
+      retired* next = p->next_retired;
+      p->free_retired(p);
+      p = next;
+    }
+  }
+
+#ifdef SINGLEFLIGHT_RELACY
+  void arrange_hand_back(thread_record&) noexcept {}  // the domain's destructor frees everything
+  thread_record* by_model_thread_[kModelThreads] = {};
+#else
+  // At thread exit: frees what it can, moves the rest to the orphans, hands the record back.
+  void arrange_hand_back(thread_record&) noexcept {
+    exit_node_.run = [](thread_exit_node*) noexcept {
+      if (mine_ != nullptr) global().hand_back(*mine_);
+    };
+    thread_exit::at_exit(exit_node_);
+  }
+
+  void hand_back(thread_record& me) noexcept {
+    scan(me);
+    if (me.retired_head != nullptr) {
+      retired* last = me.retired_head;
+      while (last->next_retired != nullptr) last = last->next_retired;
+      push_orphans(me.retired_head, last);
+      me.retired_head = nullptr;
+      me.retired_count = 0;
+    }
+    clear(me);
+    mine_ = nullptr;
+    // (D4) release: pairs with (D2); the next owner sees the emptied list.
+    me.in_use.store(false, std::memory_order_release);
+  }
+
+  static inline thread_local thread_record* mine_ = nullptr;
+  static inline thread_local thread_exit_node exit_node_{};
+  static hazard_domain storage_;
+#endif
+
+  atomic<thread_record*> head_{nullptr};
+  atomic<retired*> orphans_{nullptr};
+  atomic<std::size_t> records_{0};
+};
+
+#ifndef SINGLEFLIGHT_RELACY
+inline constinit hazard_domain hazard_domain::storage_{};
+#endif
+
+}  // namespace singleflight::detail
