@@ -47,10 +47,12 @@ namespace sfd = singleflight::detail;
 //
 // Exactly the contract group relies on (paper/design.md §3), kept obviously correct so that the
 // model checks the protocol: slots for keys 0..kKeys-1 under a Relacy mutex; insert-if-absent,
-// find with a user reference taken, erase by identity. The mutex gives the same publication the
-// lock-free table gives (a finder sees everything the leader wrote before inserting). A record
-// that leaves the table is unreachable at once, so the table's hold is released right away, as a
-// collector with no readers left would (libcds releases it later, from its disposer).
+// find and join, erase by identity. The mutex gives the same publication the lock-free tables
+// give (a finder sees everything the leader wrote before inserting). As in a lock-free table, a
+// finder takes its step on the record (join_guarded) *outside* the mutex, so that its join races
+// the leader's erase and close, guarded only by a count of finders in that window, the model's
+// hazard pointer: the table's hold on a record is released once the record is unlinked and no
+// finder guards it (libcds's disposer, or the own table's scan, do the same).
 struct model_table {
   static constexpr int kKeys = 4;
 
@@ -61,6 +63,8 @@ struct model_table {
       record(std::size_t h, const Key& k) : sfd::flight<Value>(&reclaim, /*table_holds=*/1), hash(h), key(k) {}
       const std::size_t hash;
       const Key key;
+      int guards = 0;         // finders between lookup and join; guarded by mu_
+      bool unlinked = false;  // guarded by mu_
     };
 
     explicit table(std::size_t = 0) {}
@@ -69,12 +73,19 @@ struct model_table {
 
     static void enter() {}
 
-    sfd::flight_ref<Value> find(std::size_t, const Key& key) {
+    sfd::lookup find(std::size_t, const Key& key, sfd::flight_ref<Value>& joined) {
       mu_.lock(RL_INFO);
       record* r = slot(key);
-      const bool referenced = r != nullptr && r->try_add_user();
+      if (r != nullptr) ++r->guards;
       mu_.unlock(RL_INFO);
-      return sfd::flight_ref<Value>::adopt(referenced ? r : nullptr);
+      if (r == nullptr) return sfd::lookup::absent;
+      const sfd::lookup found = sfd::join_guarded<Value>(*r);
+      if (found == sfd::lookup::joined) joined = sfd::flight_ref<Value>::adopt(r);
+      mu_.lock(RL_INFO);
+      const bool last_guard = --r->guards == 0 && r->unlinked;
+      mu_.unlock(RL_INFO);
+      if (last_guard) r->release_hold();
+      return found;
     }
 
     static record* make(std::size_t h, const Key& key) { return new record(h, key); }
@@ -93,8 +104,9 @@ struct model_table {
       mu_.lock(RL_INFO);
       const bool registered = slot(r.key) == &r;
       if (registered) slot(r.key) = nullptr;
+      const bool unguarded = registered && unlink(r);
       mu_.unlock(RL_INFO);
-      if (registered) r.release_hold();
+      if (unguarded) r.release_hold();
       return registered;
     }
 
@@ -102,11 +114,18 @@ struct model_table {
       mu_.lock(RL_INFO);
       record* r = slot(key);
       slot(key) = nullptr;
+      const bool unguarded = r != nullptr && unlink(*r);
       mu_.unlock(RL_INFO);
-      if (r != nullptr) r->release_hold();
+      if (unguarded) r->release_hold();
     }
 
    private:
+    // Under mu_: marks `r` unlinked; true if no finder guards it (then the caller releases the
+    // table's hold, else the last guard does).
+    static bool unlink(record& r) {
+      r.unlinked = true;
+      return r.guards == 0;
+    }
     static void reclaim(sfd::flight<Value>* f) noexcept { delete static_cast<record*>(f); }
     record*& slot(const Key& key) { return slots_[static_cast<std::size_t>(key) % kKeys]; }
 
@@ -162,6 +181,7 @@ inline const char* mutant_name(sfd::mutant::id m) {
     case no_epoch_bump: return "no_epoch_bump";
     case release_before_deregister: return "release_before_deregister";
     case release_hold_first: return "release_hold_first";
+    case join_acquire_only: return "join_acquire_only";
     case insert_by_store: return "insert_by_store";
     case hazard_without_recheck: return "hazard_without_recheck";
     case scan_loads_acquire: return "scan_loads_acquire";

@@ -76,11 +76,15 @@ int main(int argc, char** argv) {
          {id::insert_by_store, rl::test_result_memory_leak},
          {id::hazard_without_recheck, rl::test_result_access_to_freed_memory},
          {id::scan_loads_acquire, rl::test_result_access_to_freed_memory},
-         {id::free_bucket_at_once, rl::test_result_access_to_freed_memory}});
+         {id::free_bucket_at_once, rl::test_result_access_to_freed_memory},
+         {id::join_acquire_only, rl::test_result_data_race},
+         {id::join_acquire_only, rl::test_result_access_to_freed_memory}});
     const bool forget = run<table_forget>(
         "table_forget", "S5,S10", s,
         {{id::hazard_without_recheck, rl::test_result_access_to_freed_memory},
-         {id::scan_loads_acquire, rl::test_result_access_to_freed_memory}});
+         {id::scan_loads_acquire, rl::test_result_access_to_freed_memory},
+         {id::join_acquire_only, rl::test_result_data_race},
+         {id::join_acquire_only, rl::test_result_access_to_freed_memory}});
     return collisions && forget;
   });
 }

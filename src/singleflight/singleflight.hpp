@@ -204,10 +204,12 @@ class group {
     table_type::enter();
     const std::size_t h = hash_(key);
     for (;;) {
-      if (detail::flight_ref<Value> f = table_.find(h, key)) {
-        if (f->led_by_this_thread()) throw reentrant_call();
-        if (f->try_join()) return detail::follow(std::move(f), stop);
-        continue;  // it closed after we found it, so it is out of the table: look again
+      detail::flight_ref<Value> joined;
+      switch (table_.find(h, key, joined)) {
+        case detail::lookup::reentrant: throw reentrant_call();
+        case detail::lookup::joined: return detail::follow(std::move(joined), stop);
+        case detail::lookup::closed: continue;  // it is out of the table: look again
+        case detail::lookup::absent: break;
       }
       record* r = table_.make(h, key);
       bool registered = false;

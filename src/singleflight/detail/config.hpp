@@ -49,6 +49,7 @@ enum id {
   no_epoch_bump,              // a stop callback notifies without changing the word (S7)
   release_before_deregister,  // a cancelled follower lets go before its stop callback is gone (S7)
   release_hold_first,         // the last user releases its hold before destroying the outcome (S10)
+  join_acquire_only,          // try_join() is acquire only, so a join can escape the last user (S10)
   // The own table (slots_table.hpp, hazard.hpp):
   insert_by_store,            // insert stores its word instead of a CAS from the word it read (S1)
   hazard_without_recheck,     // a reader publishes a hazard but does not re-read the slot (S10)

@@ -76,29 +76,37 @@ class flight {
   // Follower, holding a user reference. False means the flight closed before this caller could
   // join: it is not a caller of this flight and must look the key up again.
   [[nodiscard]] bool try_join() noexcept {
-    // (1) acquire: when this reads DONE it synchronizes with (2), so the unlink that preceded the
-    // close is visible and the retried lookup cannot return this record again.
-    const std::uint32_t prev = state_.fetch_or(kJoined, std::memory_order_acquire);
+    // (1) acq_rel. Acquire: when this reads DONE it synchronizes with (2), so the unlink that
+    // preceded the close is visible and the retried lookup cannot return this record again.
+    // Release: a follower that joins is seen by the leader's close (2) together with the user
+    // reference it took before joining, and so by every user that releases after DONE; without
+    // it the last of those could read a stale count of 1 at (11) and destroy the outcome this
+    // follower is about to read.
+    const std::uint32_t prev = state_.fetch_or(
+        kJoined, mutant::is(mutant::join_acquire_only) ? std::memory_order_acquire
+                                                       : std::memory_order_acq_rel);
     return (prev & kDone) == 0 || mutant::is(mutant::join_after_close);
   }
 
   // Leader, after writing the outcome and removing the record from its table, holding its user
   // reference. Returns whether any follower joined (the leader's shared()).
   bool close() noexcept {
-    // (2) release: publishes the outcome written by produce() or fail(); pairs with (1), (3),
-    // (4) and (5). Without it a follower could see DONE and read a value not yet constructed.
-    // Being a read-modify-write, it also orders against (4): if a follower set WAITERS first,
-    // this sees it and wakes it; otherwise the follower's (4) sees DONE and never parks.
+    // (2) acq_rel. Release: publishes the outcome written by produce() or fail(); pairs with
+    // (1), (3), (4) and (5). Without it a follower could see DONE and read a value not yet
+    // constructed. Acquire: pairs with the release half of (1), so every follower that joined,
+    // and its user reference, happen before the leader goes on (see (11)). Being a
+    // read-modify-write, it also orders against (4): if a follower set WAITERS first, this sees
+    // it and wakes it; otherwise the follower's (4) sees DONE and never parks.
     if constexpr (mutant::is(mutant::read_joined_before_close)) {
       const bool joined = (state_.load(std::memory_order_relaxed) & kJoined) != 0;
-      if ((state_.fetch_or(kDone, std::memory_order_release) & kWaiters) != 0) notify_all(state_);
+      if ((state_.fetch_or(kDone, std::memory_order_acq_rel) & kWaiters) != 0) notify_all(state_);
       return joined;
     }
     if constexpr (mutant::is(mutant::notify_before_done)) {
       if ((state_.load(std::memory_order_relaxed) & kWaiters) != 0) notify_all(state_);
     }
     const std::uint32_t prev =
-        state_.fetch_or(kDone, mutant::weakened_by(mutant::relaxed_publish, std::memory_order_release));
+        state_.fetch_or(kDone, mutant::weakened_by(mutant::relaxed_publish, std::memory_order_acq_rel));
     if ((prev & kWaiters) != 0 && !mutant::is(mutant::notify_before_done)) notify_all(state_);
     return (prev & kJoined) != 0;
   }
@@ -182,7 +190,10 @@ class flight {
   void add_user() noexcept { users_.fetch_add(1, std::memory_order_relaxed); }
 
   // For a record reached through a lock-free table: takes a user reference unless the last user
-  // is already gone (then the flight is closed and out of the table, and the caller looks again).
+  // is known to be gone (then the flight is closed and out of the table, and the caller looks
+  // again). A last user that let go by (11) leaves the count at 1, so an increment may still
+  // succeed on a dead record; its try_join() then finds DONE and the caller lets go and looks
+  // again, never reading the outcome (see (11)).
   [[nodiscard]] bool try_add_user() noexcept {
     // (7) acquire: a read of zero synchronizes with the last (8), after which the record's
     // unlink is visible and the caller's next lookup cannot return it. (A successful increment
@@ -197,9 +208,17 @@ class flight {
   }
 
   void release_user() noexcept {
+    // (11) acquire: a holder that reads 1 is the last user and needs no read-modify-write (a
+    // lone flight's leader, always). Pairs with the other holders' (8), as the acquire half of
+    // (8) would. Sound because every release happens after DONE except while the leader still
+    // holds its reference (a cancelled follower's), and every user that releases after DONE has
+    // acquired DONE, so it sees the reference of every follower that joined ((1) and (2)). A
+    // count of 1 can be stale only by finders that will fail to join: they hold a reference
+    // briefly, never read the outcome, and release theirs by (8) without reaching zero.
     // (8) acq_rel: the release half orders this holder's reads of the outcome before whoever
     // destroys it; the acquire half, in the last holder, pairs with every other holder's release.
-    if (users_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if (users_.load(std::memory_order_acquire) == 1 ||
+        users_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       if constexpr (mutant::is(mutant::release_hold_first)) release_hold();
       destroy_outcome();
       if constexpr (!mutant::is(mutant::release_hold_first)) release_hold();

@@ -109,7 +109,7 @@ class hazard_domain {
                       Word expected) noexcept {
     // (H1) seq_cst: the reader's half of the store-load handshake with a reclaimer; the other
     // half is the unlinking CAS (the table's (T2)) followed, in the retiring thread, by the
-    // scan's loads (R3) and (R2), all seq_cst, so all in the single total order S. The unlink
+    // scan's loads (R2), (R1), all seq_cst, so all in the single total order S. The unlink
     // strongly happens before the scan (sequenced before it, or reaching it through the release
     // and acquire that hand the node to its retirer), so it precedes the scan in S. If the
     // unlink also precedes (H2), (H2) sees the node gone and the reader gives up. Otherwise
@@ -126,7 +126,7 @@ class hazard_domain {
   // Clears every hazard slot of `me`.
   static void clear(thread_record& me) noexcept {
     for (auto& h : me.hazard) {
-      // (H3) release: pairs with (R2). A scan that sees the slot cleared frees the node only
+      // (H3) release: pairs with (R1). A scan that sees the slot cleared frees the node only
       // after this reader's reads of it; without it the free could race the last read.
       h.store(nullptr, std::memory_order_release);
     }
@@ -172,7 +172,7 @@ class hazard_domain {
     thread_record* head = head_.load(std::memory_order_relaxed);  // the CAS re-checks it
     do {
       r->next = head;
-      // (D3) seq_cst: publishes the new record's fields to (D1) and to scans' (R3), and, being
+      // (D3) seq_cst: publishes the new record's fields to (D1) and to scans' (R2), and, being
       // in S before this thread's first hazard (H1), guarantees that a scan that must see that
       // hazard finds this record in the list. With only release, a scan could read an older
       // head, skip this record and miss its hazard (the model checker found that interleaving).
@@ -222,11 +222,11 @@ class hazard_domain {
   }
 
   bool hazarded(const retired* p) const noexcept {
-    // (R3) seq_cst: pairs with (D3), so a record linked in is read whole, and sees every record
+    // (R2) seq_cst: pairs with (D3), so a record linked in is read whole, and sees every record
     // whose first hazard precedes this scan in S (see (D3)).
     for (thread_record* r = head_.load(std::memory_order_seq_cst); r != nullptr; r = r->next) {
       for (const auto& h : r->hazard) {
-        // (R2) seq_cst: the scan's half of the handshake, see (H1). Also acquire: pairs with
+        // (R1) seq_cst: the scan's half of the handshake, see (H1). Also acquire: pairs with
         // (H3), so the free comes after the last reads of a reader that has cleared its hazard.
         if (h.load(mutant::weakened_to_acquire_by(mutant::scan_loads_acquire)) == p) return true;
       }

@@ -8,7 +8,7 @@
 // block and the reclamation hand-over are the very code group runs; only the container differs.
 // Every layout here meets the table contract of paper/design.md §3 the same way the Michael
 // layout does: insert(record&) links a built record or fails on an equal key; find(probe, f) runs
-// f (try_add_user) while a hazard pointer guards the node; unlink(record&) removes the node only
+// f (join_guarded) while a hazard pointer guards the node; unlink(record&) removes the node only
 // if the item found for its key is that very record; the collector calls the disposer (which
 // drops the table's hold) once no guard covers the unlinked record.
 //

@@ -10,8 +10,8 @@
 //
 // The contract group relies on (paper/design.md §3), and how this table meets it:
 //   - insert-if-absent of a fully built record:  MichaelHashSet::insert(record&).
-//   - find and take a user reference:             find() runs our functor while the node is
-//     guarded; try_add_user() refuses a record whose last user is gone.
+//   - find and join:                             find() runs our functor while the node is
+//     guarded; it takes the finder's step (protocol.hpp's join_guarded) there.
 //   - erase by identity:                         unlink(record&) removes that node only if it is
 //     the one registered for its key, so a finishing flight never removes a newer one (S5).
 //   - the table's hold on a record is dropped by the reclamation's disposer, once no hazard
@@ -110,15 +110,18 @@ struct libcds_table {
     // Attaches the calling thread to the collector on its first call.
     static void enter() { runtime::enter(); }
 
-    // The record registered for `key`, with a user reference taken; empty if there is none.
-    flight_ref<Value> find(std::size_t h, const Key& key) {
+    // Looks `key` up and, if a record is registered, takes the finder's step on it
+    // (join_guarded) while libcds's guard still stands; on `joined`, `joined` holds the
+    // follower's reference.
+    lookup find(std::size_t h, const Key& key, flight_ref<Value>& joined) {
       const probe p{h, &key};
-      flight<Value>* found = nullptr;
-      set_.find(p, [&found](record& r, const probe&) {
-        if (r.try_add_user()) found = &r;
+      lookup found = lookup::absent;
+      set_.find(p, [&](record& r, const probe&) {
+        found = join_guarded<Value>(r);
+        if (found == lookup::joined) joined = flight_ref<Value>::adopt(&r);
       });
       runtime::traversal_done();
-      return flight_ref<Value>::adopt(found);
+      return found;
     }
 
     // A new record for `key`, led by the calling thread, not yet registered.

@@ -51,6 +51,28 @@ class flight_ref {
   flight<Value>* f_ = nullptr;
 };
 
+// What a lookup found for a key.
+enum class lookup {
+  absent,     // no record is registered: try to register one
+  closed,     // a record was found but had closed: it is out of the table, look again
+  reentrant,  // the registered record is led by the calling thread (S11)
+  joined,     // the caller joined the registered flight and holds a user reference to it
+};
+
+// A finder's step on a record it found, taken while the table still guards the record: a user
+// reference alone does not keep a closed record alive (its last user may have let go by the load
+// at flight::release_user's (11), leaving the count at 1), but a join that succeeds does, because
+// it happens before the close. A reference taken for a join that fails is released here, still
+// under the guard; that release may be the record's last.
+template <class Value>
+lookup join_guarded(flight<Value>& f) noexcept {
+  if (f.led_by_this_thread()) return lookup::reentrant;
+  if (!f.try_add_user()) return lookup::closed;
+  if (f.try_join()) return lookup::joined;
+  f.release_user();
+  return lookup::closed;
+}
+
 // Builds a result from a reference that the result then owns. Result's constructor is private;
 // this is its only friend.
 struct result_access {

@@ -14,8 +14,8 @@
 //   - erase by identity: CAS the word from one that holds this record to one that does not. A
 //     finishing flight never removes a newer one registered after forget() (S5), and needs no key
 //     comparison.
-//   - find: read the word and the record (or bucket) it names under a hazard, then take a user
-//     reference, which fails once the flight's last user is gone (then it is out of the table).
+//   - find: read the word and the record (or bucket) it names under a hazard, and take the
+//     finder's step (join or not, protocol.hpp's join_guarded) while the hazard stands.
 // The lone-flight path reads an empty slot, CASes the record in and CASes it out: two
 // read-modify-writes and no hazard. Collisions cost an allocation per change of a bucket; the
 // table is sized so that they are rare (four slots per expected flight, keys spread by Fibonacci
@@ -83,12 +83,17 @@ struct slots_table {
     // The calling thread's hazard record is claimed lazily, by the first find or forget.
     static void enter() noexcept {}
 
-    // The record registered for `key`, with a user reference taken; empty if there is none.
-    flight_ref<Value> find(std::size_t h, const Key& key) {
+    // Looks `key` up and, if a record is registered, takes the finder's step on it
+    // (join_guarded) while the record's hazard still stands; on `joined`, `joined` holds the
+    // follower's reference.
+    lookup find(std::size_t h, const Key& key, flight_ref<Value>& joined) {
       thread_record& me = domain().local();
       const cleared_at_exit guard{me};
       record* r = look(me, slot(h), h, key).match;
-      return flight_ref<Value>::adopt(r != nullptr && r->try_add_user() ? r : nullptr);
+      if (r == nullptr) return lookup::absent;
+      const lookup found = join_guarded<Value>(*r);
+      if (found == lookup::joined) joined = flight_ref<Value>::adopt(r);
+      return found;
     }
 
     // A new record for `key`, led by the calling thread, not yet registered.
