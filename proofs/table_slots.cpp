@@ -77,6 +77,10 @@ int main(int argc, char** argv) {
          {id::hazard_without_recheck, rl::test_result_access_to_freed_memory},
          {id::scan_loads_acquire, rl::test_result_access_to_freed_memory},
          {id::free_bucket_at_once, rl::test_result_access_to_freed_memory},
+         // or, when the freed bucket's memory comes back as a new bucket at once, an erase
+         // fooled by the same address (ABA) leaves a closed record registered: callers of its
+         // key find it closed forever
+         {id::free_bucket_at_once, rl::test_result_livelock},
          {id::join_acquire_only, rl::test_result_data_race},
          {id::join_acquire_only, rl::test_result_access_to_freed_memory}});
     const bool forget = run<table_forget>(

@@ -49,6 +49,8 @@ class hazard_domain {
  public:
   // Hazard slots per thread: a table operation reads at most a bucket and one record at once.
   static constexpr int kSlots = 2;
+  // The most retired nodes a thread keeps before it scans (the pool of spare.hpp holds as many).
+  static constexpr std::size_t kMaxScanBatch = 256;
 
 #ifdef SINGLEFLIGHT_RELACY
   static constexpr unsigned kModelThreads = 8;
@@ -186,9 +188,12 @@ class hazard_domain {
 #ifdef SINGLEFLIGHT_RELACY
     return 1;  // scan on every retire: the model checks every free
 #else
-    // Amortized: a scan reads every hazard, so it runs once per (a multiple of) that many
-    // retires. Relaxed: a hint.
-    return std::max<std::size_t>(64, 4 * kSlots * records_.load(std::memory_order_relaxed));
+    // Amortized: a scan reads every hazard once, so it runs once per twice that many retires,
+    // at least 64; at most 256, the blocks a thread's record pool keeps (spare.hpp), so that a
+    // scan's batch of freed records goes back to the pool rather than to the allocator.
+    // Relaxed: a hint.
+    const std::size_t hazards = kSlots * records_.load(std::memory_order_relaxed);
+    return std::clamp<std::size_t>(2 * hazards, 64, kMaxScanBatch);
 #endif
   }
 
@@ -204,11 +209,14 @@ class hazard_domain {
         adopted = next;
       }
     }
+    // Every node on the list was retired before this point, so hazards read once, now, serve
+    // for all of them (see (H1)).
+    const standing hazards(*this);
     retired* keep = nullptr;
     std::size_t kept = 0;
     for (retired* p = me.retired_head; p != nullptr;) {
       retired* next = p->next_retired;
-      if (hazarded(p)) {
+      if (hazards.complete ? hazards.names(p) : hazarded(p)) {
         p->next_retired = keep;
         keep = p;
         ++kept;
@@ -221,18 +229,54 @@ class hazard_domain {
     me.retired_count = kept;
   }
 
-  bool hazarded(const retired* p) const noexcept {
+  // Calls f(hazard) for every hazard slot of every thread record, until f returns true.
+  template <class F>
+  bool any_hazard(F f) const noexcept {
     // (R2) seq_cst: pairs with (D3), so a record linked in is read whole, and sees every record
     // whose first hazard precedes this scan in S (see (D3)).
     for (thread_record* r = head_.load(std::memory_order_seq_cst); r != nullptr; r = r->next) {
       for (const auto& h : r->hazard) {
         // (R1) seq_cst: the scan's half of the handshake, see (H1). Also acquire: pairs with
         // (H3), so the free comes after the last reads of a reader that has cleared its hazard.
-        if (h.load(mutant::weakened_to_acquire_by(mutant::scan_loads_acquire)) == p) return true;
+        if (f(h.load(mutant::weakened_to_acquire_by(mutant::scan_loads_acquire)))) return true;
       }
     }
     return false;
   }
+
+  bool hazarded(const retired* p) const noexcept {
+    return any_hazard([p](const retired* h) { return h == p; });
+  }
+
+  // The hazards standing when a scan starts, read in one pass over every thread's slots (the
+  // list of thread records only grows, and a program that once ran many threads keeps their
+  // records). Most slots are empty, since a thread publishes a hazard only while it reads a busy
+  // slot, so a few dozen entries hold them all; when more stand, `complete` is false and the
+  // scan reads the slots again for each node.
+  struct standing {
+#ifdef SINGLEFLIGHT_RELACY
+    static constexpr std::size_t kCapacity = 1;  // the model takes both paths
+#else
+    static constexpr std::size_t kCapacity = 64;
+#endif
+    explicit standing(const hazard_domain& d) noexcept {
+      d.any_hazard([this](const retired* h) {
+        if (h == nullptr) return false;
+        if (count == kCapacity) {
+          complete = false;
+          return true;
+        }
+        seen[count++] = h;
+        return false;
+      });
+    }
+    bool names(const retired* p) const noexcept {
+      return std::find(seen, seen + count, p) != seen + count;
+    }
+    const retired* seen[kCapacity];
+    std::size_t count = 0;
+    bool complete = true;
+  };
 
   void push_orphans(retired* first, retired* last) noexcept {
     retired* head = orphans_.load(std::memory_order_relaxed);  // the CAS re-checks it

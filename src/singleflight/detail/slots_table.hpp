@@ -59,6 +59,10 @@ struct slots_table {
     static constexpr std::size_t kDefaultExpectedFlights = 256;
     static constexpr std::size_t kSlotsPerFlight = 4;
 
+    struct record;
+    // A scan's batch of freed records fits the thread's pool, so none goes back to the allocator.
+    static_assert(spare<record>::kCapacity >= hazard_domain::kMaxScanBatch);
+
     struct record : flight<Value>, retired {
       record(hazard_domain& d, std::size_t h, const Key& k)
           : flight<Value>(&reclaim, /*table_holds=*/0), retired(&free), domain(d), hash(h), key(k) {

@@ -19,7 +19,8 @@ namespace singleflight::detail {
 template <class T>
 class spare {
  public:
-  // Enough for the largest batch a scan frees at once on a machine with a few dozen threads.
+  // The largest batch of records a hazard-pointer scan frees at once (hazard.hpp's
+  // kMaxScanBatch).
   static constexpr std::size_t kCapacity = 256;
 
   // Raw memory for one T: a pooled block if this thread has one, else a new allocation.
