@@ -1,5 +1,6 @@
 // Basic calls: what a caller gets back, and what a result is (value, flags, copies, moves), for a
 // lone caller and for the callers of one flight. Go's TestDo and TestDoErr live here.
+#include <limits>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -177,6 +178,16 @@ TYPED_TEST(call, every_caller_receives_the_same_value_object) {
   log.expect_consistent();
   log.expect_distinct_objects();
   EXPECT_EQ(log.callers(), static_cast<std::size_t>(kCallers));
+}
+
+// group(expected_flights) sizes the own table once; a size no table could have is refused with a
+// clear error rather than wrapped around to a small one.
+TEST(group_construction, an_impossible_table_size_is_refused) {
+  using default_group = singleflight::group<int, int>;
+  EXPECT_THROW({ default_group g(std::numeric_limits<std::size_t>::max()); }, std::length_error);
+  default_group one_slot(0);  // the smallest table: every key shares its one slot
+  EXPECT_EQ(*one_slot.call(1, [] { return 1; }), 1);
+  EXPECT_EQ(*one_slot.call(2, [] { return 2; }), 2);
 }
 
 }  // namespace

@@ -173,7 +173,8 @@ class group {
  public:
   group() = default;
   // `expected_flights`: about how many flights may be in progress at once (at most the number of
-  // threads calling the group); sizes the table, which never grows.
+  // threads calling the group); sizes the table, which never grows (default 256). The own table
+  // takes at most 2^30 and throws std::length_error beyond.
   explicit group(std::size_t expected_flights) : table_(expected_flights) {}
   group(const group&) = delete;
   group& operator=(const group&) = delete;

@@ -34,8 +34,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <new>
+#include <stdexcept>
 
 #include "atomic.hpp"
 #include "config.hpp"
@@ -75,11 +77,17 @@ struct slots_table {
       [[no_unique_address]] plain_access key_access;  // marks the reads of hash and key
     };
 
+    // The slot index takes 32 bits of the mixed hash, so a table has at most 2^32 slots.
+    static constexpr std::size_t kMaxExpectedFlights =
+        std::min<std::size_t>(std::size_t{1} << 30,
+                              std::numeric_limits<std::size_t>::max() / (2 * kSlotsPerFlight));
+
     // `expected_flights`: about how many flights may be in progress at once. The table has four
     // slots per expected flight, rounded up to a power of two (0 gives a single slot, which every
-    // key shares), and never grows: more flights only share slots more often.
+    // key shares), and never grows: more flights only share slots more often. More than
+    // kMaxExpectedFlights throws std::length_error.
     explicit table(std::size_t expected_flights = kDefaultExpectedFlights)
-        : mask_(std::bit_ceil(expected_flights == 0 ? 1 : expected_flights * kSlotsPerFlight) - 1),
+        : mask_(slot_count(expected_flights) - 1),
           slots_(std::make_unique<atomic<word>[]>(mask_ + 1)) {}
     table(const table&) = delete;
     table& operator=(const table&) = delete;
@@ -335,6 +343,15 @@ struct slots_table {
       record* r = static_cast<record*>(p);
       r->~record();
       spare<record>::give_back(r);
+    }
+
+    static std::size_t slot_count(std::size_t expected_flights) {
+      if (expected_flights > kMaxExpectedFlights) {
+        throw std::length_error(
+            "singleflight: group(expected_flights) with more than 2^30 expected flights; the "
+            "table would need more than 2^32 slots");
+      }
+      return std::bit_ceil(std::max<std::size_t>(expected_flights * kSlotsPerFlight, 1));
     }
 
     static bool is_bucket(word w) noexcept { return (w & kBucketTag) != 0; }
