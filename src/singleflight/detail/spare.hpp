@@ -2,10 +2,11 @@
 //
 // Two things return record memory to a thread: a caller that lost the race to register its key
 // (it allocated a record before it knew whether it would lead, and becomes a follower holding a
-// block it never published), and a reclamation scan that frees the records its thread retired (a
-// batch at a time). Both keep the blocks here for the thread's next registrations instead of
-// handing them to the allocator, so a follower pays no allocation however often callers race,
-// and a thread that leads flight after flight reuses its own blocks (P5). The pool keeps at most
+// block it never published), and the own table's hazard-pointer scan, which frees the records
+// its thread retired (a batch at a time). Both keep the blocks here for the thread's next
+// registrations instead of handing them to the allocator, so a follower pays no allocation
+// however often callers race, and a thread that leads flight after flight reuses its own blocks
+// (P5). (Records that libcds's collector reclaims go back to the allocator: libcds_table.hpp.) The pool keeps at most
 // kCapacity blocks; the rest go back to the allocator, and the pool is emptied at thread exit.
 #pragma once
 
@@ -56,6 +57,9 @@ class spare {
 #endif
     std::allocator<T>().deallocate(p, 1);
   }
+
+  // Frees memory for one T (from take()) without keeping it.
+  static void free(T* p) noexcept { std::allocator<T>().deallocate(p, 1); }
 
  private:
   struct block {
