@@ -287,11 +287,11 @@ class mutex_group {
     std::unique_lock lock(mu_);
     if (auto it = map_.find(key); it != map_.end()) {
       detail::flight<Value>* f = it->second;
-      if (f->led_by_this_thread()) throw reentrant_call();
-      f->add_user();
-      // A record in the map is never closed: its leader removes it, under this lock, first.
-      [[maybe_unused]] const bool joined = f->try_join();
-      assert(joined);
+      // The finder's step every table takes. A record in the map is never closed (its leader
+      // removes it, under this lock, first), so it joins unless this thread leads the flight.
+      const detail::lookup found = detail::join_guarded(*f);
+      if (found == detail::lookup::reentrant) throw reentrant_call();
+      assert(found == detail::lookup::joined);
       lock.unlock();
       return detail::follow(detail::flight_ref<Value>::adopt(f), stop);
     }
