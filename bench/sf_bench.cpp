@@ -62,8 +62,11 @@
 #include <utility>
 #include <vector>
 
+#include <singleflight/baselines.hpp>
+#include <singleflight/libcds.hpp>
 #include <singleflight/singleflight.hpp>
-#include <singleflight/detail/libcds_ablation_tables.hpp>
+
+#include "libcds_ablation_tables.hpp"
 
 #include "instrument.hpp"
 
@@ -77,12 +80,12 @@ using key_equal = std::equal_to<key_type>;
 
 // ---- implementations ---------------------------------------------------------------------------
 
-template <class Table>
+template <template <class, class, class, class> class Table>
 struct lock_free {
   using type = singleflight::group<key_type, value_type, hasher, key_equal, Table>;
   // The record the table allocates per flight: flight core, key, hash and the container's links.
   static constexpr std::size_t record_bytes =
-      sizeof(typename Table::template table<key_type, value_type, hasher, key_equal>::record);
+      sizeof(typename Table<key_type, value_type, hasher, key_equal>::record);
 };
 
 struct group_default : lock_free<singleflight::tables::slots> {
@@ -106,7 +109,6 @@ struct sharded_baseline : mutex_baseline {
   using type = singleflight::sharded_group<key_type, value_type>;
 };
 
-namespace ablation = singleflight::detail::ablation;
 struct group_iterable_dhp : lock_free<ablation::iterable_dhp> {
   static constexpr const char* name = "group_iterable_dhp";
 };
@@ -316,7 +318,7 @@ void finish_thread(benchmark::State& state, const loop_tally& t, std::size_t rec
             get(totals.follower_calls));
   // Every allocation of the run, per flight. It differs from the per-leader figure in group,
   // where a caller that lost the race to register keeps the block it allocated for its thread's
-  // next flight (spare.hpp): that call may end as a follower, and the flight that uses the block
+  // next flight (record_pool.hpp): that call may end as a follower, and the flight that uses the block
   // allocates nothing.
   set_ratio(state, "allocs_per_flight", get(totals.leader_allocs) + get(totals.follower_allocs),
             get(totals.leader_calls));

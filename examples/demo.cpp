@@ -6,6 +6,7 @@
 // that query and shares its answer. The table shows how many queries the database actually ran.
 //
 //   sf-demo [--threads N] [--calls N] [--sleep-ms N]
+#include <singleflight/baselines.hpp>
 #include <singleflight/singleflight.hpp>
 
 #include <algorithm>

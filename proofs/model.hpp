@@ -2,16 +2,17 @@
 // table the models put behind `group`, a way to call with the model's stop tokens, a flag for
 // ordering the models' own threads, and the runner that decides whether a run passed.
 //
-// A model compiled without SINGLEFLIGHT_MUTANT passes when Relacy finds no failure. Compiled
-// with SINGLEFLIGHT_MUTANT=<name> (the same headers with one deliberate breakage), it passes only
-// when Relacy reports the failure that breakage must cause; a mutant that survives fails the
-// test, so no model passes vacuously.
+// A model compiled as written passes when Relacy finds no failure. Compiled with
+// SFMODEL_MUTANT="<name>" against a copy of the shipped headers with proofs/mutants/<name>.patch
+// applied (one deliberate breakage, see proofs/CMakeLists.txt), it passes only when Relacy
+// reports the failure that breakage must cause; a mutant that survives fails the test, so no
+// model passes vacuously.
 #pragma once
 
 #ifndef SINGLEFLIGHT_RELACY
 #define SINGLEFLIGHT_RELACY 1
 #endif
-#include <singleflight/singleflight.hpp>  // pulls in Relacy through detail/relacy_shim.hpp
+#include <singleflight/singleflight.hpp>  // pulls in Relacy through proofs/relacy_machine.hpp
 
 #include <array>
 #include <charconv>
@@ -25,19 +26,6 @@
 #include <system_error>
 #include <type_traits>
 
-namespace singleflight::detail {
-
-// Calls group::call_with with a model stop token through the same with_stop as the public
-// overload, which takes a std::stop_token.
-struct model_access {
-  template <class Group, class Key, class F, class Token>
-  static auto call(Group& g, const Key& key, F&& fn, const Token& stop) {
-    return with_stop(stop, [&](const auto& s) { return g.call_with(key, std::forward<F>(fn), s); });
-  }
-};
-
-}  // namespace singleflight::detail
-
 namespace sfmodel {
 
 namespace sf = singleflight;
@@ -45,7 +33,7 @@ namespace sfd = singleflight::detail;
 
 // ---- the table behind `group` in every model -------------------------------------------------
 //
-// Exactly the contract group relies on (paper/design.md §3), kept obviously correct so that the
+// Exactly the contract group relies on (detail/flight_table.hpp), kept obviously correct so that the
 // model checks the protocol: slots for keys 0..kKeys-1 under a Relacy mutex; insert-if-absent,
 // find and join, erase by identity. The mutex gives the same publication the lock-free tables
 // give (a finder sees everything the leader wrote before inserting). As in a lock-free table, a
@@ -53,94 +41,84 @@ namespace sfd = singleflight::detail;
 // the leader's erase and close, guarded only by a count of finders in that window, the model's
 // hazard pointer: the table's hold on a record is released once the record is unlinked and no
 // finder guards it (libcds's disposer, or the own table's scan, do the same).
-struct model_table {
-  static constexpr int kKeys = 4;
+inline constexpr int kKeys = 4;
 
-  template <class Key, class Value, class Hash, class KeyEqual>
-  class table {
-   public:
-    struct record : sfd::flight<Value> {
-      record(std::size_t h, const Key& k) : sfd::flight<Value>(&reclaim, /*table_holds=*/1), hash(h), key(k) {}
-      const std::size_t hash;
-      const Key key;
-      int guards = 0;         // finders between lookup and join; guarded by mu_
-      bool unlinked = false;  // guarded by mu_
-    };
-
-    explicit table(std::size_t = 0) {}
-    table(const table&) = delete;
-    table& operator=(const table&) = delete;
-
-    static void enter() {}
-
-    sfd::lookup find(std::size_t, const Key& key, sfd::flight_ref<Value>& joined) {
-      mu_.lock(RL_INFO);
-      record* r = slot(key);
-      if (r != nullptr) ++r->guards;
-      mu_.unlock(RL_INFO);
-      if (r == nullptr) return sfd::lookup::absent;
-      const sfd::lookup found = sfd::join_guarded<Value>(*r);
-      if (found == sfd::lookup::joined) joined = sfd::flight_ref<Value>::adopt(r);
-      mu_.lock(RL_INFO);
-      const bool last_guard = --r->guards == 0 && r->unlinked;
-      mu_.unlock(RL_INFO);
-      if (last_guard) r->release_hold();
-      return found;
-    }
-
-    static record* make(std::size_t h, const Key& key) { return new record(h, key); }
-
-    bool insert(record& r) {
-      mu_.lock(RL_INFO);
-      const bool absent = slot(r.key) == nullptr;
-      if (absent) slot(r.key) = &r;
-      mu_.unlock(RL_INFO);
-      return absent;
-    }
-
-    static void discard(record* r) noexcept { delete r; }
-
-    bool erase(record& r) noexcept {
-      mu_.lock(RL_INFO);
-      const bool registered = slot(r.key) == &r;
-      if (registered) slot(r.key) = nullptr;
-      const bool unguarded = registered && unlink(r);
-      mu_.unlock(RL_INFO);
-      if (unguarded) r.release_hold();
-      return registered;
-    }
-
-    void forget(std::size_t, const Key& key) {
-      mu_.lock(RL_INFO);
-      record* r = slot(key);
-      slot(key) = nullptr;
-      const bool unguarded = r != nullptr && unlink(*r);
-      mu_.unlock(RL_INFO);
-      if (unguarded) r->release_hold();
-    }
-
-   private:
-    // Under mu_: marks `r` unlinked; true if no finder guards it (then the caller releases the
-    // table's hold, else the last guard does).
-    static bool unlink(record& r) {
-      r.unlinked = true;
-      return r.guards == 0;
-    }
-    static void reclaim(sfd::flight<Value>* f) noexcept { delete static_cast<record*>(f); }
-    record*& slot(const Key& key) { return slots_[static_cast<std::size_t>(key) % kKeys]; }
-
-    rl::mutex mu_;
-    std::array<record*, kKeys> slots_{};  // guarded by mu_
+template <class Key, class Value, class Hash, class KeyEqual>
+class model_table {
+ public:
+  struct record : sfd::flight<Value> {
+    record(std::size_t h, const Key& k) : sfd::flight<Value>(&reclaim, /*table_holds=*/1), hash(h), key(k) {}
+    const std::size_t hash;
+    const Key key;
+    int guards = 0;         // finders between lookup and join; guarded by mu_
+    bool unlinked = false;  // guarded by mu_
   };
+
+  model_table() = default;
+  explicit model_table(std::size_t) {}
+  model_table(const model_table&) = delete;
+  model_table& operator=(const model_table&) = delete;
+
+  sfd::found<Value> find(std::size_t, const Key& key) {
+    mu_.lock(RL_INFO);
+    record* r = slot(key);
+    if (r != nullptr) ++r->guards;
+    mu_.unlock(RL_INFO);
+    if (r == nullptr) return {sfd::lookup::absent, {}};
+    sfd::found<Value> found = sfd::join_guarded<Value>(*r);
+    mu_.lock(RL_INFO);
+    const bool last_guard = --r->guards == 0 && r->unlinked;
+    mu_.unlock(RL_INFO);
+    if (last_guard) r->release_hold();
+    return found;
+  }
+
+  static record* make(std::size_t h, const Key& key) { return new record(h, key); }
+  static void discard(record* r) noexcept { delete r; }
+
+  bool insert(record& r) {
+    mu_.lock(RL_INFO);
+    const bool absent = slot(r.key) == nullptr;
+    if (absent) slot(r.key) = &r;
+    mu_.unlock(RL_INFO);
+    return absent;
+  }
+
+  bool erase(record& r) noexcept {
+    mu_.lock(RL_INFO);
+    const bool registered = slot(r.key) == &r;
+    if (registered) slot(r.key) = nullptr;
+    const bool unguarded = registered && unlink(r);
+    mu_.unlock(RL_INFO);
+    if (unguarded) r.release_hold();
+    return registered;
+  }
+
+  void forget(std::size_t, const Key& key) {
+    mu_.lock(RL_INFO);
+    record* r = slot(key);
+    slot(key) = nullptr;
+    const bool unguarded = r != nullptr && unlink(*r);
+    mu_.unlock(RL_INFO);
+    if (unguarded) r->release_hold();
+  }
+
+ private:
+  // Under mu_: marks `r` unlinked; true if no finder guards it (then the caller releases the
+  // table's hold, else the last guard does).
+  static bool unlink(record& r) {
+    r.unlinked = true;
+    return r.guards == 0;
+  }
+  static void reclaim(sfd::flight<Value>* f) noexcept { delete static_cast<record*>(f); }
+  record*& slot(const Key& key) { return slots_[static_cast<std::size_t>(key) % kKeys]; }
+
+  rl::mutex mu_;
+  std::array<record*, kKeys> slots_{};  // guarded by mu_
 };
 
 template <class Value>
 using group = sf::group<int, Value, std::hash<int>, std::equal_to<int>, model_table>;
-
-template <class Group, class F, class Token>
-auto call(Group& g, int key, F&& fn, const Token& stop) {
-  return sfd::model_access::call(g, key, std::forward<F>(fn), stop);
-}
 
 using stop_source = sfd::model_stop_source;
 
@@ -167,28 +145,12 @@ class flag {
 
 // ---- running a model -----------------------------------------------------------------------------
 
-inline const char* mutant_name(sfd::mutant::id m) {
-  using namespace sfd::mutant;
-  switch (m) {
-    case none: return "none";
-    case ignore_insert_failure: return "ignore_insert_failure";
-    case erase_by_key: return "erase_by_key";
-    case relaxed_publish: return "relaxed_publish";
-    case join_after_close: return "join_after_close";
-    case read_joined_before_close: return "read_joined_before_close";
-    case skip_waiters_bit: return "skip_waiters_bit";
-    case notify_before_done: return "notify_before_done";
-    case no_epoch_bump: return "no_epoch_bump";
-    case release_before_deregister: return "release_before_deregister";
-    case release_hold_first: return "release_hold_first";
-    case join_acquire_only: return "join_acquire_only";
-    case insert_by_store: return "insert_by_store";
-    case hazard_without_recheck: return "hazard_without_recheck";
-    case scan_loads_acquire: return "scan_loads_acquire";
-    case free_bucket_at_once: return "free_bucket_at_once";
-  }
-  return "?";
-}
+// The mutant this binary was built with (proofs/mutants/<name>.patch), or "none".
+#ifdef SFMODEL_MUTANT
+inline constexpr std::string_view active_mutant = SFMODEL_MUTANT;
+#else
+inline constexpr std::string_view active_mutant = "none";
+#endif
 
 struct search {
   rl::scheduler_type_e type = rl::fair_full_search_scheduler_type;
@@ -260,7 +222,7 @@ inline search context_bound_search(unsigned bound) {
 
 // What catching one mutant means for one model: the result Relacy must report.
 struct catches {
-  sfd::mutant::id mutant;
+  std::string_view mutant;
   rl::test_result_e result;
 };
 
@@ -276,10 +238,10 @@ inline int suites_run = 0;
 template <class Suite>
 bool run(const char* name, const char* property, const search& s,
          std::initializer_list<catches> mutants) {
-  const bool mutated = sfd::mutant::active != sfd::mutant::none;
+  const bool mutated = active_mutant != "none";
   std::string wanted = mutated ? "" : "SUCCESS";
   for (const catches& c : mutants) {
-    if (c.mutant == sfd::mutant::active) {
+    if (c.mutant == active_mutant) {
       wanted += (wanted.empty() ? "" : "|") + std::string(rl::test_result_str(c.result));
     }
   }
@@ -302,14 +264,14 @@ bool run(const char* name, const char* property, const search& s,
 
   bool pass = !mutated && p.test_result == rl::test_result_success;
   for (const catches& c : mutants) {
-    pass = pass || (mutated && c.mutant == sfd::mutant::active && p.test_result == c.result);
+    pass = pass || (mutated && c.mutant == active_mutant && p.test_result == c.result);
   }
   auto spaced = [](std::string text) {
     for (char& c : text) c = c == ' ' ? '_' : c;
     return text;
   };
   std::cout << "RESULT model=" << name << " property=" << property
-            << " mutant=" << mutant_name(sfd::mutant::active)
+            << " mutant=" << active_mutant
             << " threads=" << Suite::params::thread_count << " search=" << search_name(s.type)
             << (s.type == rl::fair_context_bound_scheduler_type ? "(" + std::to_string(s.bound) + ")" : "")
             << " iterations=" << p.stop_iteration << " time_ms=" << ms
@@ -321,9 +283,9 @@ bool run(const char* name, const char* property, const search& s,
 // main's exit status: 0 when every suite passed, and (for a mutant build) at least one suite
 // was built to catch the mutant, so that a mutant compiled into the wrong model cannot pass.
 inline int finish(bool all_passed) {
-  if (sfd::mutant::active != sfd::mutant::none && suites_run == 0) {
-    std::cout << "RESULT error: no model in this binary catches mutant "
-              << mutant_name(sfd::mutant::active) << std::endl;
+  if (active_mutant != "none" && suites_run == 0) {
+    std::cout << "RESULT error: no model in this binary catches mutant " << active_mutant
+              << std::endl;
     return 1;
   }
   return all_passed ? 0 : 1;

@@ -61,6 +61,6 @@ int main(int argc, char** argv) {
   return model_main(argc, argv, random_search(), [](const search& s) {
     return run<s10_lifetime>(
         "s10_lifetime", "S10", s,
-        {{sfd::mutant::release_hold_first, rl::test_result_access_to_freed_memory}});
+        {{"release_hold_first", rl::test_result_access_to_freed_memory}});
   });
 }

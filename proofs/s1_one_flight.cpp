@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
   return model_main(argc, argv, random_search(), [](const search& s) {
     return run<s1_one_flight>(
         "s1_one_flight", "S1", s,
-        {{sfd::mutant::ignore_insert_failure, rl::test_result_user_assert_failed},
-         {sfd::mutant::ignore_insert_failure, rl::test_result_memory_leak}});
+        {{"ignore_insert_failure", rl::test_result_user_assert_failed},
+         {"ignore_insert_failure", rl::test_result_memory_leak}});
   });
 }

@@ -85,9 +85,9 @@ int main(int argc, char** argv) {
   using namespace sfmodel;
   return model_main(argc, argv, context_bound_search(4), [](const search& s) {
     const bool value = run<s3_s8_value>(
-        "s3_s8_value", "S3+S8", s, {{sfd::mutant::relaxed_publish, rl::test_result_data_race}});
+        "s3_s8_value", "S3+S8", s, {{"relaxed_publish", rl::test_result_data_race}});
     const bool exception = run<s3_s8_exception>(
-        "s3_s8_exception", "S3+S8", s, {{sfd::mutant::relaxed_publish, rl::test_result_data_race}});
+        "s3_s8_exception", "S3+S8", s, {{"relaxed_publish", rl::test_result_data_race}});
     return value && exception;
   });
 }

@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   return model_main(argc, argv, context_bound_search(4), [](const search& s) {
     return run<s4_shared_is_exact>(
         "s4_shared_is_exact", "S4", s,
-        {{sfd::mutant::join_after_close, rl::test_result_user_assert_failed},
-         {sfd::mutant::read_joined_before_close, rl::test_result_user_assert_failed}});
+        {{"join_after_close", rl::test_result_user_assert_failed},
+         {"read_joined_before_close", rl::test_result_user_assert_failed}});
   });
 }

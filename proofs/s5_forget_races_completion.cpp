@@ -53,6 +53,6 @@ int main(int argc, char** argv) {
   return model_main(argc, argv, context_bound_search(2), [](const search& s) {
     return run<s5_forget_races_completion>(
         "s5_forget_races_completion", "S5", s,
-        {{sfd::mutant::erase_by_key, rl::test_result_user_assert_failed}});
+        {{"erase_by_key", rl::test_result_user_assert_failed}});
   });
 }

@@ -30,8 +30,8 @@ int main(int argc, char** argv) {
   return model_main(argc, argv, context_bound_search(4), [](const search& s) {
     // Two callers with the search asked for; three callers (two may park at once) at random.
     const std::initializer_list<catches> mutants = {
-        {sfd::mutant::skip_waiters_bit, rl::test_result_deadlock},
-        {sfd::mutant::notify_before_done, rl::test_result_deadlock}};
+        {"skip_waiters_bit", rl::test_result_deadlock},
+        {"notify_before_done", rl::test_result_deadlock}};
     const bool two = run<s6_no_lost_wakeup<2>>("s6_no_lost_wakeup_2", "S6", s, mutants);
     const bool many = run<s6_no_lost_wakeup<3>>("s6_no_lost_wakeup_3", "S6",
                                                 random_search(s.random_iterations), mutants);

@@ -34,7 +34,7 @@ struct s7_stop_wakes_waiter : rl::test_suite<s7_stop_wakes_waiter, 3> {
       follower_calling.set();
       bool cancelled = false;
       try {
-        (void)call(g, 0, [] { return 2; }, stop.get_token());
+        (void)g.call(0, [] { return 2; }, stop.get_token());
       } catch (const sf::cancelled&) {
         cancelled = true;
       }
@@ -66,7 +66,7 @@ struct s7_stop_races_publication : rl::test_suite<s7_stop_races_publication, 3> 
       bool cancelled = false;
       int value = 0;
       try {
-        const auto r = call(g, 0, [] { return 2; }, stop.get_token());
+        const auto r = g.call(0, [] { return 2; }, stop.get_token());
         value = r.value();
       } catch (const sf::cancelled&) {
         cancelled = true;
@@ -86,10 +86,10 @@ int main(int argc, char** argv) {
   using namespace sfmodel;
   return model_main(argc, argv, random_search(), [](const search& s) {
     const bool wakes = run<s7_stop_wakes_waiter>(
-        "s7_stop_wakes_waiter", "S7", s, {{sfd::mutant::no_epoch_bump, rl::test_result_deadlock}});
+        "s7_stop_wakes_waiter", "S7", s, {{"no_epoch_bump", rl::test_result_deadlock}});
     const bool races = run<s7_stop_races_publication>(
         "s7_stop_races_publication", "S7+S10", s,
-        {{sfd::mutant::release_before_deregister, rl::test_result_access_to_freed_memory}});
+        {{"release_before_deregister", rl::test_result_access_to_freed_memory}});
     return wakes && races;
   });
 }

@@ -68,27 +68,26 @@ struct table_forget : rl::test_suite<table_forget, 3> {
 
 int main(int argc, char** argv) {
   using namespace sfmodel;
-  using sfd::mutant::id;
   return model_main(argc, argv, random_search(), [](const search& s) {
     const bool collisions = run<table_collisions>(
         "table_collisions", "S1,S10", s,
-        {{id::insert_by_store, rl::test_result_user_assert_failed},
-         {id::insert_by_store, rl::test_result_memory_leak},
-         {id::hazard_without_recheck, rl::test_result_access_to_freed_memory},
-         {id::scan_loads_acquire, rl::test_result_access_to_freed_memory},
-         {id::free_bucket_at_once, rl::test_result_access_to_freed_memory},
+        {{"insert_by_store", rl::test_result_user_assert_failed},
+         {"insert_by_store", rl::test_result_memory_leak},
+         {"hazard_without_recheck", rl::test_result_access_to_freed_memory},
+         {"scan_loads_acquire", rl::test_result_access_to_freed_memory},
+         {"free_bucket_at_once", rl::test_result_access_to_freed_memory},
          // or, when the freed bucket's memory comes back as a new bucket at once, an erase
          // fooled by the same address (ABA) leaves a closed record registered: callers of its
          // key find it closed forever
-         {id::free_bucket_at_once, rl::test_result_livelock},
-         {id::join_acquire_only, rl::test_result_data_race},
-         {id::join_acquire_only, rl::test_result_access_to_freed_memory}});
+         {"free_bucket_at_once", rl::test_result_livelock},
+         {"join_acquire_only", rl::test_result_data_race},
+         {"join_acquire_only", rl::test_result_access_to_freed_memory}});
     const bool forget = run<table_forget>(
         "table_forget", "S5,S10", s,
-        {{id::hazard_without_recheck, rl::test_result_access_to_freed_memory},
-         {id::scan_loads_acquire, rl::test_result_access_to_freed_memory},
-         {id::join_acquire_only, rl::test_result_data_race},
-         {id::join_acquire_only, rl::test_result_access_to_freed_memory}});
+        {{"hazard_without_recheck", rl::test_result_access_to_freed_memory},
+         {"scan_loads_acquire", rl::test_result_access_to_freed_memory},
+         {"join_acquire_only", rl::test_result_data_race},
+         {"join_acquire_only", rl::test_result_access_to_freed_memory}});
     return collisions && forget;
   });
 }

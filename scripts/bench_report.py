@@ -372,8 +372,8 @@ def summary(r, meta, ctx, go_ctx, plots):
         "",
         "The tables behind the same `group`: `group` is the project's own (`tables::slots`, "
         "`src/singleflight/detail/slots_table.hpp`), `group_michael_*` libcds's Michael set "
-        "(selectable), the rest libcds's other containers (`src/singleflight/detail/"
-        "libcds_ablation_tables.hpp`); in brackets, throughput over `group`'s.",
+        "(`<singleflight/libcds.hpp>`), the rest libcds's other containers "
+        "(`bench/libcds_ablation_tables.hpp`); in brackets, throughput over `group`'s.",
         "",
         ablation_table(r),
         "",

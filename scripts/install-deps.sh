@@ -10,7 +10,7 @@ packages=(
   libgtest-dev                        # tests/
   libbenchmark-dev                    # bench/
   golang-go golang-golang-x-sync-dev  # Go's singleflight, benchmarked beside ours
-  relacy-dev spin                     # proofs/
+  relacy-dev spin patch               # proofs/ (patch applies the mutants)
   libcpp-httplib-dev pkgconf curl     # examples/http_demo: HTTP library, its cflags, the client
   python3 python3-matplotlib          # plots of results/
 )

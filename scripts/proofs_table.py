@@ -2,13 +2,18 @@
 """Regenerates the results table in proofs/README.md from the raw logs of proofs/run.
 
 usage: scripts/proofs_table.py README LOG [LOG...]
+       scripts/proofs_table.py --compare BEFORE_LOG AFTER_LOG
+
+The second form prints, for every (model, mutant) pair of either log, what each run reported and
+whether the verdicts agree: the check that a change to the proofs' machinery left every model
+and every mutant with the same result.
 
 Each model prints one line per suite it ran:
   RESULT model=... property=... mutant=... threads=... search=... iterations=... time_ms=...
          result=... expected=... verdict=pass|FAIL
 The table goes between the markers <!-- results:begin --> and <!-- results:end --> in README.
-Mutant descriptions come from the comments of the mutant enum in
-src/singleflight/detail/config.hpp (Relacy) and from `MUTANT <name>: <text>` comments in
+Mutant descriptions come from the first line of each patch in proofs/mutants/ (Relacy:
+`Mutant <name> (<S..>): <text>.`) and from `MUTANT <name>: <text>` comments in
 proofs/spin/singleflight.pml (Spin), so that each is written once.
 """
 import pathlib
@@ -33,9 +38,11 @@ def parse_results(log):
 
 def mutant_descriptions():
     text = {}
-    config = ROOT / "src/singleflight/detail/config.hpp"
-    for m in re.finditer(r"^\s*(\w+),\s*//\s*(.*)$", config.read_text(), re.M):
-        text[m.group(1)] = m.group(2).strip()
+    for patch in sorted((ROOT / "proofs/mutants").glob("*.patch")):
+        first = patch.read_text().splitlines()[0]
+        m = re.match(r"^Mutant (\w+) \(([^)]*)\): (.*?)\.?$", first)
+        if m:
+            text[m.group(1)] = f"{m.group(3)} ({m.group(2)})"
     pml = ROOT / "proofs/spin/singleflight.pml"
     if pml.exists():
         for m in re.finditer(r"MUTANT (\w+):\s*(.*?)\s*(?:\*/)?$", pml.read_text(), re.M):
@@ -77,7 +84,28 @@ def table(tier, meta, rows, descriptions):
     return out
 
 
+def compare(before_log, after_log):
+    (mb, before), (ma, after) = parse_results(before_log), parse_results(after_log)
+    key = lambda r: (r["model"], r["property"], r["mutant"])
+    b, a = {key(r): r for r in before}, {key(r): r for r in after}
+    print(f"Before: commit {mb.get('commit', '?')}, {mb.get('date', '?')}. "
+          f"After: commit {ma.get('commit', '?')}, {ma.get('date', '?')}.\n")
+    print("| model | property | mutant | before: reported (executions) | after: reported (executions) | same verdict |")
+    print("|---|---|---|---|---|---|")
+    same = 0
+    for k in list(b) + [k for k in a if k not in b]:
+        rb, ra = b.get(k), a.get(k)
+        cell = lambda r: f"{r['result'].replace('_', ' ')} ({int(r['iterations']):,})" if r else "—"
+        ok = bool(rb and ra and rb["result"] == ra["result"] and rb["verdict"] == ra["verdict"] == "pass")
+        same += ok
+        print(f"| `{k[0]}` | {k[1]} | {k[2]} | {cell(rb)} | {cell(ra)} | {'yes' if ok else '**no**'} |")
+    print(f"\n{same} of {len(set(b) | set(a))} runs report the same result with a passing verdict.")
+
+
 def main(argv):
+    if len(argv) == 4 and argv[1] == "--compare":
+        compare(argv[2], argv[3])
+        return
     if len(argv) < 3:
         sys.exit(__doc__)
     readme = pathlib.Path(argv[1])

@@ -6,7 +6,8 @@
 #             stress (the harness's short tier)
 #   asan      g++ AddressSanitizer + UBSan build (Debug + -O1, asserts on), in build/asan; unit +
 #             example + stress
-#   consumer  install build/release into a temporary prefix; build and run tests/consumer against it
+#   consumer  install build/release into a temporary prefix; build and run the two consumers of
+#             tests/consumer against it: the core with libcds hidden, and the libcds component
 # --quick skips the two sanitizer stages. A summary with each stage's time ends every run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -82,10 +83,7 @@ consumer() {
   trap 'rm -rf "$tmp"' EXIT
   echo "==> installing build/release into $tmp/prefix"
   cmake --install build/release --prefix "$tmp/prefix"
-  echo "==> building tests/consumer against it"
-  cmake -S tests/consumer -B "$tmp/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$tmp/prefix"
-  cmake --build "$tmp/build" -j "$jobs"
-  "$tmp/build/consumer"
+  bash tests/consumer/check.sh "$tmp/prefix" "$tmp/build"
 }
 
 stage deps deps

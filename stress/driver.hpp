@@ -17,6 +17,8 @@
 // and fn checks S1 as it starts (key_book).
 #pragma once
 
+#include <singleflight/baselines.hpp>
+#include <singleflight/libcds.hpp>
 #include <singleflight/singleflight.hpp>
 
 #include <algorithm>

@@ -14,6 +14,8 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <singleflight/baselines.hpp>
+#include <singleflight/libcds.hpp>
 #include <singleflight/singleflight.hpp>
 
 #include <array>

@@ -11,6 +11,7 @@
 // start in time. Here the loader does not return until every other caller is inside call(),
 // waiting for it (recipe::crowd), so a count above 1 would mean a real failure to coalesce, not
 // a slow start.
+#include <singleflight/baselines.hpp>
 #include <singleflight/singleflight.hpp>
 
 #include <atomic>

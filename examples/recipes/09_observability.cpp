@@ -18,6 +18,7 @@
 // cancelled: calls 32 = flights 3 + followers 28 + cancelled 1; failed flights 1; failed calls
 // 10 (the leader and its 9 followers); the histogram holds one sample per call. The same
 // workload runs through group and mutex_group.
+#include <singleflight/baselines.hpp>
 #include <singleflight/singleflight.hpp>
 
 #include <algorithm>

@@ -5,8 +5,12 @@
 // outcome. A *flight* is one execution of fn for a key, from the moment its record is registered
 // in the group's table to the moment the record is removed (by completion or by forget()).
 //
-// Contract (the numbers are those of DESIGN.md; every line is tested, the protocol lines are
-// model-checked in proofs/):
+// This header holds the library: `group`, `result`, the exceptions and the default table
+// (`tables::slots`), and needs nothing but the standard library. <singleflight/baselines.hpp>
+// adds the mutex baselines; <singleflight/libcds.hpp> adds libcds's tables (link libcds).
+//
+// Contract (S1-S11 of the design brief; paper/design.md §4 states them as invariants; every line
+// is tested, the protocol lines are model-checked in proofs/):
 //   S1  At most one flight per key is registered; fn runs only in the leader of a registered
 //       flight, so executions for a key never overlap, except after forget(key).
 //   S2  A caller joins a flight only while it is registered: no caller receives the outcome of a
@@ -34,9 +38,8 @@
 //
 // Progress: in `group`, finding, registering and removing a flight are lock-free (by default
 // the project's own table: one compare-and-swap per registration and per removal, hazard
-// pointers for readers; libcds's Michael hash set is a selectable alternative, see `tables`);
+// pointers for readers; any table meeting detail::flight_table can be chosen, see `tables`);
 // followers block, parked on a futex, until the leader finishes — blocking is the point.
-// `mutex_group` and `sharded_group` take a mutex around their table.
 //
 // Memory ordering: the leader's writes, including everything fn did and the construction of the
 // value, happen-before the return of every caller of the flight. A result copied to another
@@ -53,27 +56,21 @@
 // arguments, and only in the leader. Groups are default-constructible, not copyable, not movable.
 #pragma once
 
-#include <bit>
 #include <cassert>
 #include <cstddef>
-#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
 #include <stop_token>
-#include <thread>
-#include <unordered_map>
 #include <utility>
 
 #include "detail/flight.hpp"
+#include "detail/flight_table.hpp"
+#include "detail/protocol.hpp"
+#include "detail/slots_table.hpp"
 
 namespace singleflight {
-namespace detail {
-struct result_access;
-struct model_access;  // proofs/ only: calls group with the model checker's stop tokens
-}
 
 // Thrown to a caller that stopped waiting because its stop_token was requested (S7).
 struct cancelled : std::exception {
@@ -90,6 +87,10 @@ struct reentrant_call : std::logic_error {
             "singleflight: fn called into its own key on the same thread; this call would "
             "wait for itself forever") {}
 };
+
+namespace detail {
+struct calls;
+}
 
 // One flight's outcome, as one caller holds it. Copies share the flight's single value object
 // and keep it alive. A moved-from result may only be destroyed or assigned to.
@@ -126,49 +127,54 @@ class result {
   bool leader() const noexcept { return leader_; }
 
  private:
-  friend struct detail::result_access;
-  result(detail::flight<Value>* f, bool shared, bool leader) noexcept
-      : flight_(f), shared_(shared), leader_(leader) {}
+  friend struct detail::calls;
+  result(detail::flight_ref<Value> f, bool shared, bool leader) noexcept
+      : flight_(f.release()), shared_(shared), leader_(leader) {}
 
   detail::flight<Value>* flight_;  // owns one user reference
   bool shared_;
   bool leader_;
 };
 
-}  // namespace singleflight
+namespace detail {
 
-// The groups below are assembled from these parts; none of them is public.
-#include "detail/protocol.hpp"
-#include "detail/slots_table.hpp"
-#ifndef SINGLEFLIGHT_RELACY  // the models check the protocol over a table of their own (proofs/)
-#include "detail/libcds_table.hpp"
-#endif
+// A call's two halves (protocol.hpp) in the public terms of results and exceptions, for every
+// implementation.
+struct calls {
+  // The leader of the flight `f` it has just registered.
+  template <class Value, class F, class Unregister>
+  static result<Value> lead(flight_ref<Value> f, F&& fn, Unregister&& unregister) {
+    const bool shared = detail::lead(*f, std::forward<F>(fn), std::forward<Unregister>(unregister));
+    return result<Value>(std::move(f), shared, /*leader=*/true);
+  }
 
-namespace singleflight {
+  // A follower that has joined `f`.
+  template <class Value, class Stop>
+  static result<Value> follow(flight_ref<Value> f, const Stop& stop) {
+    if (!detail::follow(*f, stop)) throw cancelled();
+    return result<Value>(std::move(f), /*shared=*/true, /*leader=*/false);
+  }
+};
 
-// Where `group` keeps its flight records. Each is a table policy: the protocol is the same, only
-// the table differs (bench/ compares them).
+}  // namespace detail
+
+// Where `group` keeps its flight records: a table is an alias template Table<Key, Value, Hash,
+// KeyEqual> meeting detail::flight_table (detail/flight_table.hpp). The protocol is the same
+// over every table; <singleflight/libcds.hpp> adds libcds's, and bench/ compares them.
 namespace tables {
 // The project's own: one word per slot, insert and erase one CAS each, hazard pointers published
 // only when a slot is not empty (detail/slots_table.hpp).
-using slots = detail::slots_table;
-#ifndef SINGLEFLIGHT_RELACY
-// libcds MichaelHashSet with dynamic hazard pointers: no limit on the number of threads.
-using michael_dhp = detail::libcds_michael<cds::gc::DHP>;
-// libcds MichaelHashSet with classic hazard pointers, sized for 1024 threads.
-using michael_hp = detail::libcds_michael<cds::gc::HP>;
-#else
-struct michael_dhp;
-struct michael_hp;
-#endif
+template <class Key, class Value, class Hash, class KeyEqual>
+using slots = detail::slots_table<Key, Value, Hash, KeyEqual>;
 }  // namespace tables
 
 // The lock-free implementation, the subject of this project.
 template <class Key, class Value, class Hash = std::hash<Key>, class KeyEqual = std::equal_to<Key>,
-          class Table = tables::slots>
+          template <class, class, class, class> class Table = tables::slots>
+  requires detail::flight_table<Table<Key, Value, Hash, KeyEqual>, Key, Value>
 class group {
-  using table_type = typename Table::template table<Key, Value, Hash, KeyEqual>;
-  using record = typename table_type::record;
+  using table = Table<Key, Value, Hash, KeyEqual>;
+  using record = typename table::record;
 
  public:
   group() = default;
@@ -186,180 +192,56 @@ class group {
   }
 
   // As above; a follower stops waiting and throws `cancelled` when `stop` is requested (S7).
-  template <class F>
-  result<Value> call(const Key& key, F&& fn, std::stop_token stop) {
-    return detail::with_stop(stop, [&](const auto& s) { return call_with(key, std::forward<F>(fn), s); });
+  // `stop` is a std::stop_token (or another token type with its interface, see
+  // detail::stoppable_token).
+  template <class F, detail::stoppable_token StopToken = std::stop_token>
+  result<Value> call(const Key& key, F&& fn, StopToken stop) {
+    return call_with(key, std::forward<F>(fn), stop);
   }
 
   // Go: Forget. Later calls for key start a new flight; callers of the current one are unaffected.
-  void forget(const Key& key) {
-    table_type::enter();
-    table_.forget(hash_(key), key);
-  }
+  void forget(const Key& key) { table_.forget(hash_(key), key); }
 
  private:
   template <class F, class Stop>
   result<Value> call_with(const Key& key, F&& fn, const Stop& stop) {
     detail::check_types<Key, Value>();
     detail::check_fn<F, Value>();
-    table_type::enter();
+    if (stop.stop_requested()) throw cancelled();  // before joining or starting anything (S7)
     const std::size_t h = hash_(key);
     for (;;) {
-      detail::flight_ref<Value> joined;
-      switch (table_.find(h, key, joined)) {
+      detail::found<Value> found = table_.find(h, key);
+      switch (found.what) {
         case detail::lookup::reentrant: throw reentrant_call();
-        case detail::lookup::joined: return detail::follow(std::move(joined), stop);
+        case detail::lookup::joined: return detail::calls::follow(std::move(found.joined), stop);
         case detail::lookup::closed: continue;  // it is out of the table: look again
         case detail::lookup::absent: break;
       }
       record* r = table_.make(h, key);
-      bool registered = false;
+      bool registered;
       try {
         registered = table_.insert(*r);
       } catch (...) {  // out of memory in the table: nothing was registered
-        table_.discard(r);
+        table::discard(r);
         throw;
       }
-      if (!registered && !detail::mutant::is(detail::mutant::ignore_insert_failure)) {
-        table_.discard(r);  // another caller registered the key first: join it instead
+      if (!registered) {  // another caller registered the key first: join it instead
+        table::discard(r);
         continue;
       }
       lifetime_.started();
-      return detail::lead(detail::flight_ref<Value>::adopt(r), std::forward<F>(fn),
-                          [this, r]() noexcept {
-                            if constexpr (detail::mutant::is(detail::mutant::erase_by_key)) {
-                              table_.forget(r->hash, r->key);
-                            } else {
-                              table_.erase(*r);
-                            }
-                            lifetime_.finished();
-                          });
+      return detail::calls::lead(detail::flight_ref<Value>::adopt(r), std::forward<F>(fn),
+                                 [this, r]() noexcept {
+                                   table_.erase(*r);
+                                   lifetime_.finished();
+                                 });
     }
   }
 
-  friend struct detail::model_access;
-
   [[no_unique_address]] Hash hash_;
-  table_type table_;
+  table table_;
   // Last, so destroyed first: a group destroyed mid-flight is reported before its table goes.
   [[no_unique_address]] detail::lifetime_check lifetime_{"singleflight::group"};
-};
-
-// The baseline, faithful to Go's package: one std::mutex around one std::unordered_map from key
-// to flight record. The lock is held only to look up, register and remove; fn and the waiting
-// happen outside it. Two allocations per flight (the record and the map node).
-template <class Key, class Value, class Hash = std::hash<Key>, class KeyEqual = std::equal_to<Key>>
-class mutex_group {
- public:
-  mutex_group() = default;
-  mutex_group(const mutex_group&) = delete;
-  mutex_group& operator=(const mutex_group&) = delete;
-
-  template <class F>
-  result<Value> call(const Key& key, F&& fn) {
-    return call_with(key, std::forward<F>(fn), detail::no_stop{});
-  }
-
-  template <class F>
-  result<Value> call(const Key& key, F&& fn, std::stop_token stop) {
-    return detail::with_stop(stop, [&](const auto& s) { return call_with(key, std::forward<F>(fn), s); });
-  }
-
-  void forget(const Key& key) {
-    std::lock_guard lock(mu_);
-    map_.erase(key);
-  }
-
- protected:
-  // For groups built from mutex_groups: `what` names the outer group in lifetime reports.
-  explicit mutex_group(const char* what) noexcept : lifetime_(what) {}
-
- private:
-  struct record : detail::flight<Value> {
-    record() noexcept : detail::flight<Value>(&reclaim, /*table_holds=*/0) {}
-    static void reclaim(detail::flight<Value>* f) noexcept { delete static_cast<record*>(f); }
-  };
-
-  template <class F, class Stop>
-  result<Value> call_with(const Key& key, F&& fn, const Stop& stop) {
-    detail::check_types<Key, Value>();
-    detail::check_fn<F, Value>();
-    std::unique_lock lock(mu_);
-    if (auto it = map_.find(key); it != map_.end()) {
-      detail::flight<Value>* f = it->second;
-      // The finder's step every table takes. A record in the map is never closed (its leader
-      // removes it, under this lock, first), so it joins unless this thread leads the flight.
-      const detail::lookup found = detail::join_guarded(*f);
-      if (found == detail::lookup::reentrant) throw reentrant_call();
-      assert(found == detail::lookup::joined);
-      lock.unlock();
-      return detail::follow(detail::flight_ref<Value>::adopt(f), stop);
-    }
-    auto* r = new record();
-    try {
-      map_.emplace(key, r);
-    } catch (...) {
-      delete r;
-      throw;
-    }
-    lifetime_.started();
-    lock.unlock();
-    return detail::lead(detail::flight_ref<Value>::adopt(r), std::forward<F>(fn),
-                        [this, &key, r]() noexcept {
-                          std::lock_guard relock(mu_);
-                          // By identity: after forget(key) the map may hold a newer flight.
-                          if (auto it = map_.find(key); it != map_.end() && it->second == r) map_.erase(it);
-                          lifetime_.finished();
-                        });
-  }
-
-  std::mutex mu_;
-  std::unordered_map<Key, detail::flight<Value>*, Hash, KeyEqual> map_;
-  [[no_unique_address]] detail::lifetime_check lifetime_{"singleflight::mutex_group"};
-};
-
-// The sharded baseline: independent mutex_groups chosen by hash, so that keys in different shards
-// never contend (like tarndt/shardedsingleflight for Go). The shard count defaults to
-// std::thread::hardware_concurrency(), rounded up to a power of two.
-template <class Key, class Value, class Hash = std::hash<Key>, class KeyEqual = std::equal_to<Key>>
-class sharded_group {
- public:
-  sharded_group() : sharded_group(std::thread::hardware_concurrency()) {}
-  explicit sharded_group(std::size_t shards) : mask_(std::bit_ceil(shards == 0 ? 1 : shards) - 1),
-                                               shards_(std::make_unique<shard[]>(mask_ + 1)) {}
-  sharded_group(const sharded_group&) = delete;
-  sharded_group& operator=(const sharded_group&) = delete;
-
-  template <class F>
-  result<Value> call(const Key& key, F&& fn) {
-    return shard_for(key).call(key, std::forward<F>(fn));
-  }
-
-  template <class F>
-  result<Value> call(const Key& key, F&& fn, std::stop_token stop) {
-    return shard_for(key).call(key, std::forward<F>(fn), std::move(stop));
-  }
-
-  void forget(const Key& key) { shard_for(key).forget(key); }
-
-  std::size_t shard_count() const noexcept { return mask_ + 1; }
-
- private:
-  // A cache line (two on parts that prefetch in pairs) per shard, so that shards never share one.
-  struct alignas(128) shard : mutex_group<Key, Value, Hash, KeyEqual> {
-    shard() noexcept : mutex_group<Key, Value, Hash, KeyEqual>("singleflight::sharded_group") {}
-  };
-
-  shard& shard_for(const Key& key) {
-    // Fibonacci hashing: the shard takes the product's high bits, the shard's map uses the hash's
-    // low bits, so keys of one shard still spread over its buckets.
-    const std::uint64_t mixed = static_cast<std::uint64_t>(hash_(key)) * 0x9E3779B97F4A7C15ull;
-    return shards_[static_cast<std::size_t>(mixed >> 32) & mask_];
-  }
-
-  [[no_unique_address]] Hash hash_;
-  std::size_t mask_;
-  std::unique_ptr<shard[]> shards_;
 };
 
 }  // namespace singleflight

@@ -4,14 +4,25 @@
 // atomics (detail::atomic<T>), parking and waking (detail::wait, detail::notify_all), the calling
 // thread's identity (this_thread_tag), accesses to plain data that crosses threads
 // (plain_access), and stop tokens (stop_callback_for). Normal builds get the standard library
-// here. proofs/ defines SINGLEFLIGHT_RELACY and gets the Relacy model checker's versions
-// (relacy_shim.hpp) under the same names, so the models check the shipped protocol, not a copy.
+// here. proofs/ defines SINGLEFLIGHT_RELACY and puts its own directory on the include path, and
+// gets the Relacy model checker's versions (proofs/relacy_machine.hpp) under the same names, so
+// the models check the shipped protocol, not a copy.
 #pragma once
+
+#include <concepts>
 
 #include "config.hpp"
 
+namespace singleflight::detail {
+// The stop-callback type that goes with a stop-token type: `type<F>`, constructed from a token
+// and a callable, runs the callable once a stop is requested and deregisters it on destruction
+// (waiting for it if it runs on another thread), as std::stop_callback does.
+template <class Token>
+struct stop_callback_for {};
+}  // namespace singleflight::detail
+
 #ifdef SINGLEFLIGHT_RELACY
-#include "relacy_shim.hpp"
+#include <relacy_machine.hpp>
 #else
 
 #include <atomic>
@@ -61,10 +72,6 @@ struct plain_access {
   void read() const noexcept {}
 };
 
-// The stop-callback type that goes with a stop-token type.
-template <class Token>
-struct stop_callback_for;
-
 template <>
 struct stop_callback_for<std::stop_token> {
   template <class F>
@@ -74,3 +81,20 @@ struct stop_callback_for<std::stop_token> {
 }  // namespace singleflight::detail
 
 #endif  // SINGLEFLIGHT_RELACY
+
+namespace singleflight::detail {
+
+// The callback type for stop token `Token` and callable `F` (C++26: std::stop_callback_for_t).
+template <class Token, class F>
+using stop_callback_for_t = typename stop_callback_for<Token>::template type<F>;
+
+// What a call accepts as its stop token: std::stop_token, and any token with its members and a
+// callback type (C++26 names this concept std::stoppable_token).
+template <class T>
+concept stoppable_token = std::copyable<T> && requires(const T& t) {
+  { t.stop_requested() } -> std::convertible_to<bool>;
+  { t.stop_possible() } -> std::convertible_to<bool>;
+  typename stop_callback_for_t<T, void (*)()>;
+};
+
+}  // namespace singleflight::detail

@@ -5,7 +5,7 @@
 // record in its own record type (adding the key and its links) and supplies the function that
 // frees the memory.
 //
-// State machine (one word, paper/design.md §2):
+// State machine (one word, paper/design.md §2; the numbered sites are the rows of §6):
 //
 //   OPEN ──follower try_join──▶ OPEN|JOINED ──follower about to park──▶ …|WAITERS
 //     │                                                                   │
@@ -76,46 +76,25 @@ class flight {
   // Follower, holding a user reference. False means the flight closed before this caller could
   // join: it is not a caller of this flight and must look the key up again.
   [[nodiscard]] bool try_join() noexcept {
-    // (1) acq_rel. Acquire: when this reads DONE it synchronizes with (2), so the unlink that
-    // preceded the close is visible and the retried lookup cannot return this record again.
-    // Release: a follower that joins is seen by the leader's close (2) together with the user
-    // reference it took before joining, and so by every user that releases after DONE; without
-    // it the last of those could read a stale count of 1 at (11) and destroy the outcome this
-    // follower is about to read.
-    const std::uint32_t prev = state_.fetch_or(
-        kJoined, mutant::is(mutant::join_acquire_only) ? std::memory_order_acquire
-                                                       : std::memory_order_acq_rel);
-    return (prev & kDone) == 0 || mutant::is(mutant::join_after_close);
+    // (1) acq_rel, pairs with (2): a join is seen by the close, a failed join sees the unlink.
+    const std::uint32_t prev = state_.fetch_or(kJoined, std::memory_order_acq_rel);
+    return (prev & kDone) == 0;
   }
 
   // Leader, after writing the outcome and removing the record from its table, holding its user
   // reference. Returns whether any follower joined (the leader's shared()).
   bool close() noexcept {
-    // (2) acq_rel. Release: publishes the outcome written by produce() or fail(); pairs with
-    // (1), (3), (4) and (5). Without it a follower could see DONE and read a value not yet
-    // constructed. Acquire: pairs with the release half of (1), so every follower that joined,
-    // and its user reference, happen before the leader goes on (see (11)). Being a
-    // read-modify-write, it also orders against (4): if a follower set WAITERS first, this sees
-    // it and wakes it; otherwise the follower's (4) sees DONE and never parks.
-    if constexpr (mutant::is(mutant::read_joined_before_close)) {
-      const bool joined = (state_.load(std::memory_order_relaxed) & kJoined) != 0;
-      if ((state_.fetch_or(kDone, std::memory_order_acq_rel) & kWaiters) != 0) notify_all(state_);
-      return joined;
-    }
-    if constexpr (mutant::is(mutant::notify_before_done)) {
-      if ((state_.load(std::memory_order_relaxed) & kWaiters) != 0) notify_all(state_);
-    }
-    const std::uint32_t prev =
-        state_.fetch_or(kDone, mutant::weakened_by(mutant::relaxed_publish, std::memory_order_acq_rel));
-    if ((prev & kWaiters) != 0 && !mutant::is(mutant::notify_before_done)) notify_all(state_);
+    // (2) acq_rel, pairs with (1) and (3)-(5): publishes the outcome; sees every join and WAITERS.
+    const std::uint32_t prev = state_.fetch_or(kDone, std::memory_order_acq_rel);
+    if ((prev & kWaiters) != 0) notify_all(state_);
     return (prev & kJoined) != 0;
   }
 
   // Follower, after a successful try_join. Returns true once the flight is closed, false if
   // `stop` was requested first. Spins briefly, then parks on the state word.
   template <class Stop>
-  [[nodiscard]] bool await(const Stop& stop) noexcept {
-    // (3) acquire: pairs with (2); once DONE is seen the outcome is visible (S8).
+  [[nodiscard]] bool wait_until_closed(const Stop& stop) noexcept {
+    // (3) acquire, pairs with (2): once DONE is seen, the outcome is visible (S8).
     std::uint32_t s = state_.load(std::memory_order_acquire);
     for (int i = 0; (s & kDone) == 0 && i < SINGLEFLIGHT_SPIN_BEFORE_PARK; ++i) {
       spin_pause();
@@ -123,14 +102,12 @@ class flight {
     }
     while ((s & kDone) == 0) {
       if (stop.stop_requested()) return false;
-      if ((s & kWaiters) == 0 && !mutant::is(mutant::skip_waiters_bit)) {
-        // (4) acquire: pairs with (2) if DONE is already set, and with (6): if a stop callback
-        // bumped the word before this, its stop request is visible to the check above on the
-        // next turn of the loop, so the follower cannot park after missing its own wake-up.
+      if ((s & kWaiters) == 0) {
+        // (4) acquire, pairs with (2) and (6): a close or stop request before it is seen.
         s = state_.fetch_or(kWaiters, std::memory_order_acquire) | kWaiters;
         continue;
       }
-      // (5) acquire: pairs with (2). Returns once the word differs from `s` (or spuriously).
+      // (5) acquire, pairs with (2); returns once the word differs from `s`, or spuriously.
       wait(state_, s, std::memory_order_acquire);
       s = state_.load(std::memory_order_acquire);  // (3)
     }
@@ -142,12 +119,7 @@ class flight {
   // The other followers wake too, find DONE clear and park again: a cancellation costs one wake-up
   // of every parked follower of the flight.
   void interrupt() noexcept {
-    // (6) release: pairs with (3), (4) and (5). A follower that reads the new epoch also sees the
-    // stop request that ran this callback, so it leaves instead of parking again.
-    if constexpr (mutant::is(mutant::no_epoch_bump)) {
-      notify_all(state_);
-      return;
-    }
+    // (6) release, pairs with (3)-(5): a follower woken by the new epoch sees its stop request.
     const std::uint32_t prev = state_.fetch_add(kEpoch, std::memory_order_release);
     if ((prev & kWaiters) != 0) notify_all(state_);
   }
@@ -189,16 +161,12 @@ class flight {
   // Relaxed: the caller already holds a reference, so the count cannot reach zero meanwhile.
   void add_user() noexcept { users_.fetch_add(1, std::memory_order_relaxed); }
 
-  // For a record reached through a lock-free table: takes a user reference unless the last user
+  // For a record reached through a table's guard: takes a user reference unless the last user
   // is known to be gone (then the flight is closed and out of the table, and the caller looks
-  // again). A last user that let go by (11) leaves the count at 1, so an increment may still
-  // succeed on a dead record; its try_join() then finds DONE and the caller lets go and looks
-  // again, never reading the outcome (see (11)).
+  // again). A count of 1 left by a last user that let go at (8) may still be incremented; that
+  // caller's try_join() then finds DONE, and it lets go without reading the outcome.
   [[nodiscard]] bool try_add_user() noexcept {
-    // (7) acquire: a read of zero synchronizes with the last (8), after which the record's
-    // unlink is visible and the caller's next lookup cannot return it. (A successful increment
-    // needs no ordering: the table's guard keeps the memory alive and the outcome is read only
-    // after (3)-(5); it is acquire only because a failure order may not be stronger.)
+    // (7) acquire, pairs with the last (9): a count of zero is read with the unlink before it.
     std::uint32_t n = users_.load(std::memory_order_acquire);
     do {
       if (n == 0) return false;
@@ -208,36 +176,24 @@ class flight {
   }
 
   void release_user() noexcept {
-    // (11) acquire: a holder that reads 1 is the last user and needs no read-modify-write (a
-    // lone flight's leader, always). Pairs with the other holders' (8), as the acquire half of
-    // (8) would. Sound because every release happens after DONE except while the leader still
-    // holds its reference (a cancelled follower's), and every user that releases after DONE has
-    // acquired DONE, so it sees the reference of every follower that joined ((1) and (2)). A
-    // count of 1 can be stale only by finders that will fail to join: they hold a reference
-    // briefly, never read the outcome, and release theirs by (8) without reaching zero.
-    // (8) acq_rel: the release half orders this holder's reads of the outcome before whoever
-    // destroys it; the acquire half, in the last holder, pairs with every other holder's release.
+    // (8) acquire, pairs with the other users' (9): a user that reads 1 is the last and skips
+    // the read-modify-write. (9) acq_rel, pairs with itself: reads of the outcome come before
+    // its destruction.
     if (users_.load(std::memory_order_acquire) == 1 ||
         users_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      if constexpr (mutant::is(mutant::release_hold_first)) release_hold();
       destroy_outcome();
-      if constexpr (!mutant::is(mutant::release_hold_first)) release_hold();
+      release_hold();
     }
   }
 
   void release_hold() noexcept {
     // A record that no table holds (the own table, the mutex baselines) has one hold, the
-    // users': its last user, which alone calls this, is its last holder and needs no
-    // read-modify-write.
+    // users': its last user, which alone calls this, is its last holder.
     if (!table_hold_) {
       reclaim_(this);
       return;
     }
-    // (9) acq_rel: pairs with the other holds' (9), so the memory is freed after every holder is
-    // done with it (the last user's destruction of the outcome included). Always the
-    // read-modify-write here, even for the last holder: libcds's disposer decides inside its
-    // uninstrumented library that no guard remains, and ThreadSanitizer, which cannot see that,
-    // relies on this chain (a load of 1 instead was reported in the stress harness).
+    // (10) acq_rel, pairs with itself: the memory is freed after every holder is done with it.
     if (holds_.fetch_sub(1, std::memory_order_acq_rel) == 1) reclaim_(this);
   }
 

@@ -49,7 +49,7 @@ class hazard_domain {
  public:
   // Hazard slots per thread: a table operation reads at most a bucket and one record at once.
   static constexpr int kSlots = 2;
-  // The most retired nodes a thread keeps before it scans (the pool of spare.hpp holds as many).
+  // The most retired nodes a thread keeps before it scans (record_pool.hpp keeps as many blocks).
   static constexpr std::size_t kMaxScanBatch = 256;
 
 #ifdef SINGLEFLIGHT_RELACY
@@ -109,27 +109,16 @@ class hazard_domain {
   template <class Word>
   static bool protect(thread_record& me, int i, retired* p, const atomic<Word>& word,
                       Word expected) noexcept {
-    // (H1) seq_cst: the reader's half of the store-load handshake with a reclaimer; the other
-    // half is the unlinking CAS (the table's (T2)) followed, in the retiring thread, by the
-    // scan's loads (R2), (R1), all seq_cst, so all in the single total order S. The unlink
-    // strongly happens before the scan (sequenced before it, or reaching it through the release
-    // and acquire that hand the node to its retirer), so it precedes the scan in S. If the
-    // unlink also precedes (H2), (H2) sees the node gone and the reader gives up. Otherwise
-    // (H1) precedes (H2), the unlink and the scan, and the scan sees this hazard. With a weaker
-    // order on any of them, each side could miss the other's write and the node would be freed
-    // under the reader. (No fence is needed: every operation of the handshake is seq_cst.)
+    // (H1) seq_cst, pairs with (T2) and (R1): the reader's half of the hazard handshake.
     me.hazard[i].store(p, std::memory_order_seq_cst);
-    if constexpr (mutant::is(mutant::hazard_without_recheck)) return true;
-    // (H2) seq_cst: see (H1). Also acquire: pairs with the table's publishing CAS, so the node
-    // is seen fully built.
+    // (H2) seq_cst, pairs with (T2): sees an unlink that precedes (H1) in S; sees the node built.
     return word.load(std::memory_order_seq_cst) == expected;
   }
 
   // Clears every hazard slot of `me`.
   static void clear(thread_record& me) noexcept {
     for (auto& h : me.hazard) {
-      // (H3) release: pairs with (R1). A scan that sees the slot cleared frees the node only
-      // after this reader's reads of it; without it the free could race the last read.
+      // (H3) release, pairs with (R1): the reader's last reads come before a scan's free.
       h.store(nullptr, std::memory_order_release);
     }
   }
@@ -157,11 +146,10 @@ class hazard_domain {
   }
 
   thread_record* claim() {
-    // (D1) acquire: pairs with (D3); a record another thread linked in is seen fully built.
+    // (D1) acquire, pairs with (D3): a record another thread linked in is seen built.
     for (thread_record* r = head_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
-      // Relaxed peek: only the exchange below decides, and it orders what it must.
-      // (D2) acquire: pairs with (D4) of the thread that handed the record back, so its last
-      // writes to the retire list are seen by the new owner.
+      // Relaxed peek: only the exchange decides. (D2) acquire, pairs with (D4): the old owner's
+      // last writes to the retire list are seen.
       if (!r->in_use.load(std::memory_order_relaxed) &&
           !r->in_use.exchange(true, std::memory_order_acquire)) {
         arrange_hand_back(*r);
@@ -174,10 +162,8 @@ class hazard_domain {
     thread_record* head = head_.load(std::memory_order_relaxed);  // the CAS re-checks it
     do {
       r->next = head;
-      // (D3) seq_cst: publishes the new record's fields to (D1) and to scans' (R2), and, being
-      // in S before this thread's first hazard (H1), guarantees that a scan that must see that
-      // hazard finds this record in the list. With only release, a scan could read an older
-      // head, skip this record and miss its hazard (the model checker found that interleaving).
+      // (D3) seq_cst, pairs with (D1) and (R2): a scan that must see this thread's hazards
+      // finds its record.
     } while (!head_.compare_exchange_weak(head, r, std::memory_order_seq_cst,
                                           std::memory_order_relaxed));
     arrange_hand_back(*r);
@@ -189,7 +175,7 @@ class hazard_domain {
     return 1;  // scan on every retire: the model checks every free
 #else
     // Amortized: a scan reads every hazard once, so it runs once per twice that many retires,
-    // at least 64; at most 256, the blocks a thread's record pool keeps (spare.hpp), so that a
+    // at least 64; at most 256, the blocks a thread's record pool keeps (record_pool.hpp), so that a
     // scan's batch of freed records goes back to the pool rather than to the allocator.
     // Relaxed: a hint.
     const std::size_t hazards = kSlots * records_.load(std::memory_order_relaxed);
@@ -200,7 +186,7 @@ class hazard_domain {
   // Frees every node on `me`'s list that no hazard names; keeps the others.
   void scan(thread_record& me) noexcept {
     if (orphans_.load(std::memory_order_relaxed) != nullptr) {  // relaxed peek; (O2) decides
-      // (O2) acquire: pairs with (O1); the orphans' links and contents are seen.
+      // (O2) acquire, pairs with (O1).
       retired* adopted = orphans_.exchange(nullptr, std::memory_order_acquire);
       while (adopted != nullptr) {
         retired* next = adopted->next_retired;
@@ -232,13 +218,11 @@ class hazard_domain {
   // Calls f(hazard) for every hazard slot of every thread record, until f returns true.
   template <class F>
   bool any_hazard(F f) const noexcept {
-    // (R2) seq_cst: pairs with (D3), so a record linked in is read whole, and sees every record
-    // whose first hazard precedes this scan in S (see (D3)).
+    // (R2) seq_cst, pairs with (D3): sees every record whose hazards precede the scan in S.
     for (thread_record* r = head_.load(std::memory_order_seq_cst); r != nullptr; r = r->next) {
       for (const auto& h : r->hazard) {
-        // (R1) seq_cst: the scan's half of the handshake, see (H1). Also acquire: pairs with
-        // (H3), so the free comes after the last reads of a reader that has cleared its hazard.
-        if (f(h.load(mutant::weakened_to_acquire_by(mutant::scan_loads_acquire)))) return true;
+        // (R1) seq_cst, pairs with (H1) and (H3): the scan's half of the hazard handshake.
+        if (f(h.load(std::memory_order_seq_cst))) return true;
       }
     }
     return false;
@@ -282,7 +266,7 @@ class hazard_domain {
     retired* head = orphans_.load(std::memory_order_relaxed);  // the CAS re-checks it
     do {
       last->next_retired = head;
-      // (O1) release: publishes the nodes and their links to the adopting scan's (O2).
+      // (O1) release, pairs with (O2): the nodes and their links are seen by the adopter.
     } while (!orphans_.compare_exchange_weak(head, first, std::memory_order_release,
                                              std::memory_order_relaxed));
   }
@@ -318,7 +302,7 @@ class hazard_domain {
     }
     clear(me);
     mine_ = nullptr;
-    // (D4) release: pairs with (D2); the next owner sees the emptied list.
+    // (D4) release, pairs with (D2): the next owner sees the emptied list.
     me.in_use.store(false, std::memory_order_release);
   }
 

@@ -24,15 +24,16 @@
 
 #include "thread_exit.hpp"
 
+// Only a build with ThreadSanitizer gets its annotation functions declared.
 #if defined(__SANITIZE_THREAD__)
-#define SINGLEFLIGHT_TSAN 1
+#define SINGLEFLIGHT_DETAIL_TSAN 1
 #elif defined(__has_feature)
 #if __has_feature(thread_sanitizer)
-#define SINGLEFLIGHT_TSAN 1
+#define SINGLEFLIGHT_DETAIL_TSAN 1
 #endif
 #endif
 
-#ifdef SINGLEFLIGHT_TSAN
+#ifdef SINGLEFLIGHT_DETAIL_TSAN
 extern "C" void __tsan_acquire(void* addr);
 extern "C" void __tsan_release(void* addr);
 #endif
@@ -77,12 +78,12 @@ class libcds_runtime {
   // TSan could miss a reclamation race inside libcds; libcds is trusted there, and ASan and the
   // Relacy models check the records' own lifetime.)
   static void traversal_done() noexcept {
-#ifdef SINGLEFLIGHT_TSAN
+#ifdef SINGLEFLIGHT_DETAIL_TSAN
     __tsan_release(&reclamation_);
 #endif
   }
   static void reclaiming() noexcept {
-#ifdef SINGLEFLIGHT_TSAN
+#ifdef SINGLEFLIGHT_DETAIL_TSAN
     __tsan_acquire(&reclamation_);
 #endif
   }
@@ -114,12 +115,12 @@ class libcds_runtime {
   // annotations tell it, and do nothing in other builds. (Strictly, libcds claims the record
   // with a relaxed CAS; every CPU orders it, but the C++ model alone would not.)
   static void handing_over() noexcept {
-#ifdef SINGLEFLIGHT_TSAN
+#ifdef SINGLEFLIGHT_DETAIL_TSAN
     __tsan_release(&handover_);
 #endif
   }
   static void handed_over() noexcept {
-#ifdef SINGLEFLIGHT_TSAN
+#ifdef SINGLEFLIGHT_DETAIL_TSAN
     __tsan_acquire(&handover_);
 #endif
   }

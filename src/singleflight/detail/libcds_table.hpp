@@ -6,9 +6,9 @@
 // The table is written once, over a *layout*: which base class links a record into a libcds
 // container, and how that container is assembled (michael_buckets below). group's tables use the
 // Michael layout; bench/ puts other libcds containers behind the same table through the layouts
-// of libcds_ablation_tables.hpp, which the public header does not include.
+// of bench/libcds_ablation_tables.hpp.
 //
-// The contract group relies on (paper/design.md §3), and how this table meets it:
+// The contract group relies on (flight_table.hpp), and how this table meets it:
 //   - insert-if-absent of a fully built record:  MichaelHashSet::insert(record&).
 //   - find and join:                             find() runs our functor while the node is
 //     guarded; it takes the finder's step (protocol.hpp's join_guarded) there.
@@ -34,12 +34,14 @@
 
 #include <cstddef>
 #include <new>
+#include <optional>
 #include <type_traits>
+#include <utility>
 
 #include "flight.hpp"
 #include "libcds_runtime.hpp"
 #include "protocol.hpp"
-#include "spare.hpp"
+#include "record_pool.hpp"
 
 namespace singleflight::detail {
 
@@ -77,147 +79,117 @@ struct michael_buckets {
 // insert(record&), find(probe, f) running f while the node is guarded, get(probe) returning a
 // guarded pointer, unlink(record&) comparing node addresses, and a constructor taking (expected
 // items, load factor).
-template <class Layout>
-struct libcds_table {
-  template <class Key, class Value, class Hash, class KeyEqual>
-  class table {
-    static_assert(std::is_empty_v<KeyEqual> && std::is_default_constructible_v<KeyEqual>,
-                  "singleflight: the libcds table compares keys with a default-constructed "
-                  "KeyEqual, so KeyEqual must be a stateless function object");
-    using GC = typename Layout::gc;
-    using runtime = libcds_runtime<GC>;
+template <class Layout, class Key, class Value, class Hash, class KeyEqual>
+class libcds_table {
+  static_assert(std::is_empty_v<KeyEqual> && std::is_default_constructible_v<KeyEqual>,
+                "singleflight: the libcds table compares keys with a default-constructed "
+                "KeyEqual, so KeyEqual must be a stateless function object");
+  using GC = typename Layout::gc;
+  using runtime = libcds_runtime<GC>;
 
-   public:
-    static constexpr std::size_t kDefaultExpectedFlights = 256;
+ public:
+  static constexpr std::size_t kDefaultExpectedFlights = 256;
 
-    struct record : flight<Value>, Layout::hook {
-      record(std::size_t h, const Key& k) : flight<Value>(&reclaim, /*table_holds=*/1), hash(h), key(k) {}
-      const std::size_t hash;  // Hash{}(key), computed once by the leader
-      const Key key;
-    };
-
-    // `expected_flights`: about how many flights may be in progress at once (at most the number
-    // of threads calling the group). In the Michael layout the bucket array is that size rounded
-    // up to a power of two and never grows; more flights only make buckets longer.
-    explicit table(std::size_t expected_flights = kDefaultExpectedFlights)
-        : set_(expected_flights, /*load factor=*/1) {}
-
-    ~table() { enter(); }  // the set's destructor, which runs next, uses hazard pointers
-
-    table(const table&) = delete;
-    table& operator=(const table&) = delete;
-
-    // Attaches the calling thread to the collector on its first call.
-    static void enter() { runtime::enter(); }
-
-    // Looks `key` up and, if a record is registered, takes the finder's step on it
-    // (join_guarded) while libcds's guard still stands; on `joined`, `joined` holds the
-    // follower's reference.
-    lookup find(std::size_t h, const Key& key, flight_ref<Value>& joined) {
-      const probe p{h, &key};
-      lookup found = lookup::absent;
-      set_.find(p, [&](record& r, const probe&) {
-        found = join_guarded<Value>(r);
-        if (found == lookup::joined) joined = flight_ref<Value>::adopt(&r);
-      });
-      runtime::traversal_done();
-      return found;
-    }
-
-    // A new record for `key`, led by the calling thread, not yet registered.
-    static record* make(std::size_t h, const Key& key) {
-      record* mem = spare<record>::take();
-      try {
-        return ::new (static_cast<void*>(mem)) record(h, key);
-      } catch (...) {
-        spare<record>::give_back(mem);
-        throw;
-      }
-    }
-
-    // Registers `r` unless a record for its key is registered already.
-    bool insert(record& r) {
-      const bool inserted = set_.insert(r);
-      runtime::traversal_done();
-      return inserted;
-    }
-
-    // Destroys a record that lost the race to register; it was never visible to another thread.
-    static void discard(record* r) noexcept {
-      r->~record();
-      spare<record>::give_back(r);
-    }
-
-    // Removes exactly `r`, if it is still registered. The one primitive by which a record leaves
-    // the table, for completion and forget() alike.
-    bool erase(record& r) noexcept {
-      const bool unlinked = set_.unlink(r);
-      runtime::traversal_done();
-      return unlinked;
-    }
-
-    // Removes whichever record is registered for `key` now.
-    void forget(std::size_t h, const Key& key) {
-      if (auto guarded = set_.get(probe{h, &key})) erase(*guarded);
-      runtime::traversal_done();  // after `guarded` let go
-    }
-
-   private:
-    struct probe {
-      std::size_t hash;
-      const Key* key;
-    };
-
-    struct order {
-      int operator()(const record& node, const record& r) const noexcept {
-        return compare(node, r.hash, r.key);
-      }
-      int operator()(const record& node, const probe& p) const noexcept {
-        return compare(node, p.hash, *p.key);
-      }
-      static int compare(const record& node, std::size_t h, const Key& k) noexcept {
-        if (node.hash != h) return node.hash < h ? -1 : 1;
-        return KeyEqual{}(node.key, k) ? 0 : -1;  // unequal keys, equal hashes: keep walking
-      }
-    };
-
-    struct stored_hash {
-      std::size_t operator()(const record& r) const noexcept { return r.hash; }
-      std::size_t operator()(const probe& p) const noexcept { return p.hash; }
-    };
-
-    // Called once per record by the collector, after the record was unlinked and once no hazard
-    // pointer guards it: the table no longer reaches the record.
-    struct disposer {
-      void operator()(record* r) const noexcept {
-        runtime::reclaiming();
-        r->release_hold();
-      }
-    };
-
-    // Back to the allocator, not to the thread's record pool: libcds's scan decides that no guard
-    // covers the record inside its uninstrumented library, so ThreadSanitizer cannot see what
-    // orders another thread's last guarded read before this thread's reuse of the block, and
-    // reports the next record built in it (seen in the stress harness). Going through free and
-    // malloc keeps that hand-over where TSan's annotations of it (libcds_runtime.hpp) apply.
-    static void reclaim(flight<Value>* f) noexcept {
-      record* r = static_cast<record*>(f);
-      r->~record();
-      spare<record>::free(r);
-    }
-
-    // Attaches the constructing thread before the container is built, which may already use the
-    // collector (a SplitListSet links its first bucket's sentinel node under a guard).
-    struct attach_first {
-      attach_first() { enter(); }
-    };
-    [[no_unique_address]] attach_first attached_;
-    typename Layout::template container<record, order, stored_hash, disposer>::type set_;
+  struct record : flight<Value>, Layout::hook {
+    record(std::size_t h, const Key& k) : flight<Value>(&reclaim, /*table_holds=*/1), hash(h), key(k) {}
+    const std::size_t hash;  // Hash{}(key), computed once by the leader
+    const Key key;
   };
-};
 
-// group's tables: libcds's MichaelHashSet of MichaelLists, reclaimed by GC (HP or DHP).
-template <class GC>
-using libcds_michael = libcds_table<michael_buckets<GC>>;
+  // `expected_flights`: about how many flights may be in progress at once (at most the number
+  // of threads calling the group). In the Michael layout the bucket array is that size rounded
+  // up to a power of two and never grows; more flights only make buckets longer.
+  explicit libcds_table(std::size_t expected_flights = kDefaultExpectedFlights)
+      : set_(expected_flights, /*load factor=*/1) {}
+
+  ~libcds_table() { runtime::enter(); }  // the set's destructor, which runs next, uses hazard pointers
+
+  libcds_table(const libcds_table&) = delete;
+  libcds_table& operator=(const libcds_table&) = delete;
+
+  // flight_table::find: the finder's step runs inside libcds's find, under its guard.
+  found<Value> find(std::size_t h, const Key& key) {
+    runtime::enter();
+    std::optional<found<Value>> step;
+    set_.find(probe{h, &key}, [&](record& r, const probe&) { step.emplace(join_guarded<Value>(r)); });
+    runtime::traversal_done();
+    if (!step) return {lookup::absent, {}};
+    return std::move(*step);
+  }
+
+  // flight_table::make and discard.
+  static record* make(std::size_t h, const Key& key) { return record_pool<record>::make(h, key); }
+  static void discard(record* r) noexcept { record_pool<record>::discard(r); }
+
+  // flight_table::insert.
+  bool insert(record& r) {
+    runtime::enter();
+    const bool inserted = set_.insert(r);
+    runtime::traversal_done();
+    return inserted;
+  }
+
+  // flight_table::erase: libcds's unlink compares node addresses.
+  bool erase(record& r) noexcept {
+    const bool unlinked = set_.unlink(r);
+    runtime::traversal_done();
+    return unlinked;
+  }
+
+  // flight_table::forget.
+  void forget(std::size_t h, const Key& key) {
+    runtime::enter();
+    if (auto guarded = set_.get(probe{h, &key})) erase(*guarded);
+    runtime::traversal_done();  // after `guarded` let go
+  }
+
+ private:
+  struct probe {
+    std::size_t hash;
+    const Key* key;
+  };
+
+  struct order {
+    int operator()(const record& node, const record& r) const noexcept {
+      return compare(node, r.hash, r.key);
+    }
+    int operator()(const record& node, const probe& p) const noexcept {
+      return compare(node, p.hash, *p.key);
+    }
+    static int compare(const record& node, std::size_t h, const Key& k) noexcept {
+      if (node.hash != h) return node.hash < h ? -1 : 1;
+      return KeyEqual{}(node.key, k) ? 0 : -1;  // unequal keys, equal hashes: keep walking
+    }
+  };
+
+  struct stored_hash {
+    std::size_t operator()(const record& r) const noexcept { return r.hash; }
+    std::size_t operator()(const probe& p) const noexcept { return p.hash; }
+  };
+
+  // Called once per record by the collector, after the record was unlinked and once no hazard
+  // pointer guards it: the table no longer reaches the record.
+  struct disposer {
+    void operator()(record* r) const noexcept {
+      runtime::reclaiming();
+      r->release_hold();
+    }
+  };
+
+  // Back to the allocator, not to the thread's record pool: libcds's scan decides that no guard
+  // covers the record inside its uninstrumented library, so ThreadSanitizer cannot see what
+  // orders another thread's last guarded read before this thread's reuse of the block, and
+  // reports the next record built in it. Going through free and
+  // malloc keeps that hand-over where TSan's annotations of it (libcds_runtime.hpp) apply.
+  static void reclaim(flight<Value>* f) noexcept { record_pool<record>::free(static_cast<record*>(f)); }
+
+  // Attaches the constructing thread before the container is built, which may already use the
+  // collector (a SplitListSet links its first bucket's sentinel node under a guard).
+  struct attach_first {
+    attach_first() { runtime::enter(); }
+  };
+  [[no_unique_address]] attach_first attached_;
+  typename Layout::template container<record, order, stored_hash, disposer>::type set_;
+};
 
 }  // namespace singleflight::detail

@@ -1,8 +1,6 @@
 // singleflight::detail — internal; the leader's and the follower's halves of a call, shared by
 // every implementation. Tables differ only in how a caller finds or registers a record and how
 // the leader removes it; what happens once a caller knows its role is written once, here.
-//
-// Included by singleflight.hpp after result, cancelled and reentrant_call are defined.
 #pragma once
 
 #include <concepts>
@@ -30,21 +28,16 @@ class flight_ref {
   static flight_ref adopt(flight<Value>* f) noexcept { return flight_ref(f); }
 
   flight_ref(flight_ref&& other) noexcept : f_(std::exchange(other.f_, nullptr)) {}
-  flight_ref& operator=(flight_ref&& other) noexcept {
-    flight_ref(std::move(other)).swap(*this);
-    return *this;
-  }
+  flight_ref& operator=(flight_ref&&) = delete;
   ~flight_ref() {
     if (f_ != nullptr) f_->release_user();
   }
 
-  explicit operator bool() const noexcept { return f_ != nullptr; }
   flight<Value>* operator->() const noexcept { return f_; }
   flight<Value>& operator*() const noexcept { return *f_; }
 
   // Gives up ownership of the reference without releasing it.
   flight<Value>* release() noexcept { return std::exchange(f_, nullptr); }
-  void swap(flight_ref& other) noexcept { std::swap(f_, other.f_); }
 
  private:
   explicit flight_ref(flight<Value>* f) noexcept : f_(f) {}
@@ -59,28 +52,26 @@ enum class lookup {
   joined,     // the caller joined the registered flight and holds a user reference to it
 };
 
+// A table's answer to find(): what it found and, when that is `joined`, the follower's reference.
+template <class Value>
+struct found {
+  lookup what;
+  flight_ref<Value> joined;
+};
+
 // A finder's step on a record it found, taken while the table still guards the record: a user
 // reference alone does not keep a closed record alive (its last user may have let go by the load
-// at flight::release_user's (11), leaving the count at 1), but a join that succeeds does, because
+// at flight::release_user's (8), leaving the count at 1), but a join that succeeds does, because
 // it happens before the close. A reference taken for a join that fails is released here, still
 // under the guard; that release may be the record's last.
 template <class Value>
-lookup join_guarded(flight<Value>& f) noexcept {
-  if (f.led_by_this_thread()) return lookup::reentrant;
-  if (!f.try_add_user()) return lookup::closed;
-  if (f.try_join()) return lookup::joined;
-  f.release_user();
-  return lookup::closed;
+found<Value> join_guarded(flight<Value>& f) noexcept {
+  if (f.led_by_this_thread()) return {lookup::reentrant, {}};
+  if (!f.try_add_user()) return {lookup::closed, {}};
+  flight_ref<Value> ref = flight_ref<Value>::adopt(&f);
+  if (!f.try_join()) return {lookup::closed, {}};  // `ref` lets go here, under the guard
+  return {lookup::joined, std::move(ref)};
 }
-
-// Builds a result from a reference that the result then owns. Result's constructor is private;
-// this is its only friend.
-struct result_access {
-  template <class Value>
-  static result<Value> make(flight_ref<Value> f, bool shared, bool leader) noexcept {
-    return result<Value>(f.release(), shared, leader);
-  }
-};
 
 // Compile-time checks on fn, stated once for every implementation so that misuse reads as a
 // sentence rather than as a page of template errors.
@@ -106,9 +97,10 @@ constexpr void check_types() {
                 "singleflight: Value must be an object type; results hand out const references");
 }
 
-// The leader's half. `f` is the leader's reference to a record it has just registered;
-// `unregister` removes that record from its table by identity (it does nothing if forget()
-// already removed it) and must not throw: a flight that cannot be removed cannot be closed.
+// The leader's half: runs fn into the record `f` it has just registered, removes the record from
+// its table (`unregister`, by identity: it does nothing if forget() removed it first; it must not
+// throw, since a flight that cannot be removed cannot be closed), and closes the flight. Returns
+// whether any follower joined; rethrows fn's exception, the object every follower rethrows (S3).
 //
 // fn's exception is captured in the handler and everything else happens after it: the handler
 // does nothing that synchronizes. (Under the model checker all model threads share one OS thread,
@@ -117,16 +109,16 @@ constexpr void check_types() {
 // the forced unwinding of a cancelled thread, or a foreign exception — must leave through its
 // handler, so only that case closes the flight inside the handler and rethrows with `throw;`.
 template <class Value, class F, class Unregister>
-result<Value> lead(flight_ref<Value> f, F&& fn, Unregister&& unregister) {
+bool lead(flight<Value>& f, F&& fn, Unregister&& unregister) {
   static_assert(std::is_nothrow_invocable_v<Unregister&>);
   auto fail_and_close = [&](std::exception_ptr e) noexcept {
-    f->fail(std::move(e));  // an empty e becomes a std::runtime_error saying what happened
+    f.fail(std::move(e));  // an empty e becomes a std::runtime_error saying what happened
     unregister();
-    f->close();
+    f.close();
   };
   std::exception_ptr error;
   try {
-    f->produce(std::forward<F>(fn));
+    f.produce(std::forward<F>(fn));
   } catch (...) {
     error = std::current_exception();
     if (!error) {
@@ -136,48 +128,31 @@ result<Value> lead(flight_ref<Value> f, F&& fn, Unregister&& unregister) {
   }
   if (error) {
     fail_and_close(error);
-    std::rethrow_exception(std::move(error));  // the object every follower rethrows too (S3)
+    std::rethrow_exception(std::move(error));
   }
   unregister();
-  const bool shared = f->close();
-  return result_access::make(std::move(f), shared, /*leader=*/true);
+  return f.close();
 }
 
-// Waits for the flight to close; false if `stop` was requested first. With a token that can be
-// stopped, a stop callback wakes the parked follower. The callback is deregistered (waiting for
-// it to finish if it is running on another thread) before the follower's reference `f` is
-// released, so the callback never touches a freed record.
-template <class Value>
-bool await(flight_ref<Value>&, flight<Value>& f, const no_stop& stop) noexcept {
-  return f.await(stop);
-}
-
-template <class Value, class Token>
-bool await(flight_ref<Value>& ref, flight<Value>& f, const Token& stop) noexcept {
-  auto wake = [&f]() noexcept { f.interrupt(); };
-  typename stop_callback_for<Token>::template type<decltype(wake)> registration(stop, wake);
-  const bool done = f.await(stop);
-  if constexpr (mutant::is(mutant::release_before_deregister)) {
-    if (!done) ref = flight_ref<Value>();
-  }
-  return done;
-}
-
-// The stop-token overloads of call(): a token already stopped cancels the call before it joins
-// or starts anything; a token that can never be stopped costs nothing more than no token.
-template <class Token, class Call>
-auto with_stop(const Token& stop, Call&& call) {
-  if (stop.stop_requested()) throw cancelled();
-  if (!stop.stop_possible()) return call(no_stop{});
-  return call(stop);
-}
-
-// The follower's half, after a successful try_join.
+// The follower's half, after a successful join: waits for the flight to close and rethrows its
+// exception if it failed. False if `stop` was requested first (the caller leaves, S7). While the
+// follower may park, a stop callback stands ready to wake it; the callback is deregistered
+// (waiting for it if it is running on another thread) before this returns, so it never touches
+// a record the follower has let go.
 template <class Value, class Stop>
-result<Value> follow(flight_ref<Value> f, const Stop& stop) {
-  if (!detail::await(f, *f, stop)) throw cancelled();
-  f->rethrow_if_failed();
-  return result_access::make(std::move(f), /*shared=*/true, /*leader=*/false);
+bool follow(flight<Value>& f, const Stop& stop) {
+  bool closed;
+  if constexpr (std::is_same_v<Stop, no_stop>) {
+    closed = f.wait_until_closed(stop);
+  } else if (!stop.stop_possible()) {
+    closed = f.wait_until_closed(no_stop{});
+  } else {
+    auto wake = [&f]() noexcept { f.interrupt(); };
+    const stop_callback_for_t<Stop, decltype(wake)> registration(stop, wake);
+    closed = f.wait_until_closed(stop);
+  }
+  if (closed) f.rethrow_if_failed();
+  return closed;
 }
 
 // Counts a group's flights in progress when SINGLEFLIGHT_CHECK_LIFETIME is on, and reports a

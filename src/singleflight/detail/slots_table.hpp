@@ -44,339 +44,288 @@
 #include "flight.hpp"
 #include "hazard.hpp"
 #include "protocol.hpp"
-#include "spare.hpp"
+#include "record_pool.hpp"
 
 namespace singleflight::detail {
 
-struct slots_table {
-  template <class Key, class Value, class Hash, class KeyEqual>
-  class table {
-    using word = std::uintptr_t;
-    using thread_record = hazard_domain::thread_record;
-    static constexpr word kBucketTag = 1;
-    static constexpr int kBucketHazard = 0;
-    static constexpr int kRecordHazard = 1;
+template <class Key, class Value, class Hash, class KeyEqual>
+class slots_table {
+  using word = std::uintptr_t;
+  using thread_record = hazard_domain::thread_record;
+  static constexpr word kBucketTag = 1;
+  static constexpr int kBucketHazard = 0;
+  static constexpr int kRecordHazard = 1;
 
-   public:
-    static constexpr std::size_t kDefaultExpectedFlights = 256;
-    static constexpr std::size_t kSlotsPerFlight = 4;
+ public:
+  static constexpr std::size_t kDefaultExpectedFlights = 256;
+  static constexpr std::size_t kSlotsPerFlight = 4;
 
-    struct record;
-    // A scan's batch of freed records fits the thread's pool, so none goes back to the allocator.
-    static_assert(spare<record>::kCapacity >= hazard_domain::kMaxScanBatch);
+  struct record : flight<Value>, retired {
+    record(hazard_domain& d, std::size_t h, const Key& k)
+        : flight<Value>(&reclaim, /*table_holds=*/0), retired(&free), domain(d), hash(h), key(k) {
+      key_access.write();
+    }
+    hazard_domain& domain;
+    // Written by the leader before the record is published (T2), read-only after.
+    const std::size_t hash;  // Hash{}(key), computed once by the leader
+    const Key key;
+    [[no_unique_address]] plain_access key_access;  // marks the reads of hash and key
+  };
 
-    struct record : flight<Value>, retired {
-      record(hazard_domain& d, std::size_t h, const Key& k)
-          : flight<Value>(&reclaim, /*table_holds=*/0), retired(&free), domain(d), hash(h), key(k) {
-        key_access.write();
+  // The slot index takes 32 bits of the mixed hash, so a table has at most 2^32 slots.
+  static constexpr std::size_t kMaxExpectedFlights =
+      std::min<std::size_t>(std::size_t{1} << 30,
+                            std::numeric_limits<std::size_t>::max() / (2 * kSlotsPerFlight));
+
+  // `expected_flights`: about how many flights may be in progress at once. The table has four
+  // slots per expected flight, rounded up to a power of two (0 gives a single slot, which every
+  // key shares), and never grows: more flights only share slots more often. More than
+  // kMaxExpectedFlights throws std::length_error.
+  explicit slots_table(std::size_t expected_flights = kDefaultExpectedFlights)
+      : mask_(slot_count(expected_flights) - 1),
+        slots_(std::make_unique<atomic<word>[]>(mask_ + 1)) {}
+  slots_table(const slots_table&) = delete;
+  slots_table& operator=(const slots_table&) = delete;
+
+  // flight_table::find. The record found is read under its hazard, which stands until the
+  // finder's step is taken.
+  found<Value> find(std::size_t h, const Key& key) {
+    thread_record& me = domain().local();
+    const cleared_at_exit guard{me};
+    record* r = look(me, slot(h), h, key).match;
+    if (r == nullptr) return {lookup::absent, {}};
+    return join_guarded<Value>(*r);
+  }
+
+  // flight_table::make and discard.
+  record* make(std::size_t h, const Key& key) { return record_pool<record>::make(domain(), h, key); }
+  static void discard(record* r) noexcept { record_pool<record>::discard(r); }
+
+  // flight_table::insert: one CAS of the slot word, from the word in which the key was seen
+  // absent. Throws std::bad_alloc when a collision bucket cannot be allocated.
+  bool insert(record& r) {
+    thread_record& me = domain().local();
+    const cleared_at_exit guard{me};
+    atomic<word>& s = slot(r.hash);
+    for (;;) {
+      const seen at = look(me, s, r.hash, r.key);
+      if (at.match != nullptr) return false;
+      bucket* grown = at.w == 0 ? nullptr : with(at.w, r);
+      word expected = at.w;
+      const word desired = grown == nullptr ? word_of(&r) : word_of(grown);
+      // (T2) seq_cst, pairs with (T1), (H2) and (R1): publishes the record; unlinks the old bucket.
+      if (s.compare_exchange_strong(expected, desired, std::memory_order_seq_cst,
+                                    std::memory_order_relaxed)) {  // relaxed: the loop re-reads
+        if (is_bucket(at.w)) retire_bucket(as_bucket(at.w));  // unlinked by the CAS above
+        return true;
       }
-      hazard_domain& domain;
-      // Written by the leader before the record is published (T2), read-only after.
-      const std::size_t hash;  // Hash{}(key), computed once by the leader
-      const Key key;
-      [[no_unique_address]] plain_access key_access;  // marks the reads of hash and key
-    };
-
-    // The slot index takes 32 bits of the mixed hash, so a table has at most 2^32 slots.
-    static constexpr std::size_t kMaxExpectedFlights =
-        std::min<std::size_t>(std::size_t{1} << 30,
-                              std::numeric_limits<std::size_t>::max() / (2 * kSlotsPerFlight));
-
-    // `expected_flights`: about how many flights may be in progress at once. The table has four
-    // slots per expected flight, rounded up to a power of two (0 gives a single slot, which every
-    // key shares), and never grows: more flights only share slots more often. More than
-    // kMaxExpectedFlights throws std::length_error.
-    explicit table(std::size_t expected_flights = kDefaultExpectedFlights)
-        : mask_(slot_count(expected_flights) - 1),
-          slots_(std::make_unique<atomic<word>[]>(mask_ + 1)) {}
-    table(const table&) = delete;
-    table& operator=(const table&) = delete;
-
-    // The calling thread's hazard record is claimed lazily, by the first find or forget.
-    static void enter() noexcept {}
-
-    // Looks `key` up and, if a record is registered, takes the finder's step on it
-    // (join_guarded) while the record's hazard still stands; on `joined`, `joined` holds the
-    // follower's reference.
-    lookup find(std::size_t h, const Key& key, flight_ref<Value>& joined) {
-      thread_record& me = domain().local();
-      const cleared_at_exit guard{me};
-      record* r = look(me, slot(h), h, key).match;
-      if (r == nullptr) return lookup::absent;
-      const lookup found = join_guarded<Value>(*r);
-      if (found == lookup::joined) joined = flight_ref<Value>::adopt(r);
-      return found;
+      free_bucket(grown);
     }
+  }
 
-    // A new record for `key`, led by the calling thread, not yet registered.
-    record* make(std::size_t h, const Key& key) {
-      record* mem = spare<record>::take();
-      try {
-        return ::new (static_cast<void*>(mem)) record(domain(), h, key);
-      } catch (...) {
-        spare<record>::give_back(mem);
-        throw;
-      }
-    }
+  // flight_table::erase: one CAS of the slot word, from a word that holds `r`.
+  bool erase(record& r) noexcept {
+    thread_record& me = domain().local_claimed();
+    const cleared_at_exit guard{me};
+    return unlink(me, r.hash, &r);
+  }
 
-    // Registers `r` unless a record for its key is registered already. May throw std::bad_alloc
-    // (a collision needs a new bucket); then `r` is not registered.
-    bool insert(record& r) {
-      thread_record& me = domain().local();
-      const cleared_at_exit guard{me};
-      atomic<word>& s = slot(r.hash);
-      for (;;) {
-        const seen at = look(me, s, r.hash, r.key);
-        if (at.match != nullptr) return false;
-        bucket* grown = at.w == 0 ? nullptr : with(at.w, r);
-        word expected = at.w;
-        const word desired = grown == nullptr ? word_of(&r) : word_of(grown);
-        if constexpr (mutant::is(mutant::insert_by_store)) {
-          s.store(desired, std::memory_order_release);
-          return true;
-        }
-        // (T2) seq_cst. Its release half publishes the record (its key, hash and flight fields)
-        // and the new bucket's entries to readers' (T1) and (H2); without it a finder could read
-        // the key of a record not yet constructed. Being seq_cst, it also takes part in the
-        // hazard handshake (hazard.hpp, (H1)) for the bucket it replaces: a reader's re-read
-        // (H2) that comes after it in the single total order sees the new word. Relaxed on
-        // failure: the loop reads the word again.
-        if (s.compare_exchange_strong(expected, desired, std::memory_order_seq_cst,
-                                      std::memory_order_relaxed)) {
-          if (is_bucket(at.w)) retire_bucket(as_bucket(at.w));  // unlinked by the CAS above
-          return true;
-        }
-        free_bucket(grown);
-      }
-    }
+  // flight_table::forget.
+  void forget(std::size_t h, const Key& key) {
+    thread_record& me = domain().local();
+    const cleared_at_exit guard{me};
+    // The record stays under its hazard while it is unlinked, so its address cannot be reused
+    // by a newer flight meanwhile. If the unlink finds it gone, it left on its own after the
+    // look: at that moment the key was absent, and forget() has nothing more to do.
+    if (record* r = look(me, slot(h), h, key).match) (void)unlink(me, h, r);
+  }
 
-    // Destroys a record that lost the race to register; it was never visible to another thread.
-    static void discard(record* r) noexcept {
-      r->~record();
-      spare<record>::give_back(r);
-    }
-
-    // Removes exactly `r`, if it is still registered. The one primitive by which a record leaves
-    // the table, for completion and forget() alike. The caller keeps `r` alive.
-    bool erase(record& r) noexcept {
-      thread_record& me = domain().local_claimed();
-      const cleared_at_exit guard{me};
-      return unlink(me, r.hash, &r);
-    }
-
-    // Removes whichever record is registered for `key` now.
-    void forget(std::size_t h, const Key& key) {
-      thread_record& me = domain().local();
-      const cleared_at_exit guard{me};
-      // The record stays under its hazard while it is unlinked, so its address cannot be reused
-      // by a newer flight meanwhile. If the unlink finds it gone, it left on its own after the
-      // look: at that moment the key was absent, and forget() has nothing more to do.
-      if (record* r = look(me, slot(h), h, key).match) (void)unlink(me, h, r);
-    }
-
-   private:
-    // A collision bucket: `size` entries follow the header in the same allocation.
-    struct entry {
-      std::size_t hash;
-      record* r;
-    };
-    // Written by the thread that builds it, before it is published (T2); immutable after.
-    struct bucket : retired {
-      explicit bucket(std::size_t n) noexcept : retired(&free), size(n) {}
-      const std::size_t size;
-      [[no_unique_address]] plain_access entries_access;  // marks every access to the entries
-      entry* entries() noexcept { return reinterpret_cast<entry*>(this + 1); }
-      static void free(retired* p) noexcept {
-        bucket* b = static_cast<bucket*>(p);
-        b->~bucket();
-        ::operator delete(b);
-      }
-    };
-
-    // Clears the calling thread's hazards when an operation ends, however it ends.
-    struct cleared_at_exit {
-      thread_record& me;
-      ~cleared_at_exit() { hazard_domain::clear(me); }
-    };
-
-    // What a look at a slot found: the word it read and the record registered for the key in
-    // it, if any. The record is guarded by the record hazard until the caller's guard clears it.
-    struct seen {
-      word w;
-      record* match;
-    };
-
-    seen look(thread_record& me, const atomic<word>& s, std::size_t h, const Key& key) const {
-      for (;;) {
-        // (T1) acquire: pairs with (T2); a record or bucket installed by a CAS is seen built.
-        const word w = s.load(std::memory_order_acquire);
-        if (w == 0) return {w, nullptr};
-        if (!is_bucket(w)) {
-          record* r = as_record(w);
-          if (!hazard_domain::protect(me, kRecordHazard, r, s, w)) continue;
-          r->key_access.read();
-          return {w, r->hash == h && equal_(r->key, key) ? r : nullptr};
-        }
-        bucket* b = as_bucket(w);
-        if (!hazard_domain::protect(me, kBucketHazard, b, s, w)) continue;
-        b->entries_access.read();
-        bool moved = false;
-        for (std::size_t i = 0; i < b->size && !moved; ++i) {
-          const entry e = b->entries()[i];
-          if (e.hash != h) continue;
-          // The bucket is guarded, but a record in it may leave and be freed while we read it:
-          // guard the record too, and re-check that the bucket is still the slot's word.
-          if (!hazard_domain::protect(me, kRecordHazard, e.r, s, w)) {
-            moved = true;
-          } else {
-            e.r->key_access.read();
-            if (equal_(e.r->key, key)) return {w, e.r};
-          }
-        }
-        if (!moved) return {w, nullptr};
-      }
-    }
-
-    bool unlink(thread_record& me, std::size_t h, const record* r) noexcept {
-      atomic<word>& s = slot(h);
-      for (;;) {
-        // (T3) seq_cst: acquire as (T1); seq_cst so that when forget() unlinked the record
-        // first, this read, which sees that unlink, places it in S before everything the leader
-        // does next, the retire and scan of the record included (see hazard.hpp, (H1)).
-        word w = s.load(std::memory_order_seq_cst);
-        word desired = 0;
-        bucket* old = nullptr;
-        bucket* shrunk = nullptr;
-        if (w != word_of(r)) {
-          if (!is_bucket(w)) return false;  // empty, or another key's record: r is gone
-          old = as_bucket(w);
-          if (!hazard_domain::protect(me, kBucketHazard, old, s, w)) continue;
-          old->entries_access.read();
-          const std::size_t at = index_of(old, r);
-          if (at == old->size) return false;
-          if (old->size == 2) {
-            desired = word_of(old->entries()[1 - at].r);
-          } else {
-            shrunk = without(old, at);
-            desired = word_of(shrunk);
-          }
-        }
-        // (T2) seq_cst, as in insert: publishes the shrunk bucket's entries, and is the unlink
-        // in the hazard handshake (hazard.hpp, (H1)) for the record or bucket it removes, which
-        // is retired afterwards. Its release half also heads the release sequence through which
-        // a leader whose own erase then fails (forget() got there first) synchronizes with this
-        // unlink at (T3).
-        if (s.compare_exchange_strong(w, desired, std::memory_order_seq_cst,
-                                      std::memory_order_relaxed)) {
-          if (old != nullptr) retire_bucket(old);
-          return true;
-        }
-        free_bucket(shrunk);
-      }
-    }
-
-    static std::size_t index_of(bucket* b, const record* r) noexcept {
-      std::size_t i = 0;
-      while (i < b->size && b->entries()[i].r != r) ++i;
-      return i;
-    }
-
-    // A new bucket: what `w` holds (a record, guarded, or a guarded bucket) plus `r`.
-    static bucket* with(word w, record& r) {
-      if (!is_bucket(w)) {
-        record* other = as_record(w);
-        bucket* b = new_bucket(2);
-        b->entries()[0] = {other->hash, other};
-        b->entries()[1] = {r.hash, &r};
-        b->entries_access.write();
-        return b;
-      }
-      bucket* old = as_bucket(w);
-      bucket* b = new_bucket(old->size + 1);
-      std::copy(old->entries(), old->entries() + old->size, b->entries());
-      b->entries()[old->size] = {r.hash, &r};
-      b->entries_access.write();
-      return b;
-    }
-
-    // A new bucket: `old` without entry `at`. Erase cannot fail, so running out of memory here
-    // (for a bucket of three or more colliding flights) ends the process with a message.
-    static bucket* without(bucket* old, std::size_t at) noexcept {
-      bucket* b = nullptr;
-      try {
-        b = new_bucket(old->size - 1);
-      } catch (...) {
-        std::fputs("singleflight: out of memory while removing a flight from a shared table slot\n",
-                   stderr);
-        std::abort();
-      }
-      std::copy(old->entries(), old->entries() + at, b->entries());
-      std::copy(old->entries() + at + 1, old->entries() + old->size, b->entries() + at);
-      b->entries_access.write();
-      return b;
-    }
-
-    static bucket* new_bucket(std::size_t n) {
-      void* mem = ::operator new(sizeof(bucket) + n * sizeof(entry));
-      return ::new (mem) bucket(n);
-    }
-    // Frees a bucket that was never published.
-    static void free_bucket(bucket* b) noexcept {
-      if (b != nullptr) bucket::free(b);
-    }
-    void retire_bucket(bucket* b) noexcept {
-      if constexpr (mutant::is(mutant::free_bucket_at_once)) {
-        bucket::free(b);
-      } else {
-        domain().retire(b);
-      }
-    }
-
-    // The flight's last user lets go: the record is out of the table (its erase came before the
-    // close), so it can be retired.
-    static void reclaim(flight<Value>* f) noexcept {
-      record* r = static_cast<record*>(f);
-      r->domain.retire(r);
-    }
-    // The scan found no hazard naming the record.
+ private:
+  // A collision bucket: `size` entries follow the header in the same allocation.
+  struct entry {
+    std::size_t hash;
+    record* r;
+  };
+  // Written by the thread that builds it, before it is published (T2); immutable after.
+  struct bucket : retired {
+    explicit bucket(std::size_t n) noexcept : retired(&free), size(n) {}
+    const std::size_t size;
+    [[no_unique_address]] plain_access entries_access;  // marks every access to the entries
+    entry* entries() noexcept { return reinterpret_cast<entry*>(this + 1); }
     static void free(retired* p) noexcept {
-      record* r = static_cast<record*>(p);
-      r->~record();
-      spare<record>::give_back(r);
+      bucket* b = static_cast<bucket*>(p);
+      b->~bucket();
+      ::operator delete(b);
     }
+  };
 
-    static std::size_t slot_count(std::size_t expected_flights) {
-      if (expected_flights > kMaxExpectedFlights) {
-        throw std::length_error(
-            "singleflight: group(expected_flights) with more than 2^30 expected flights; the "
-            "table would need more than 2^32 slots");
+  // Clears the calling thread's hazards when an operation ends, however it ends.
+  struct cleared_at_exit {
+    thread_record& me;
+    ~cleared_at_exit() { hazard_domain::clear(me); }
+  };
+
+  // What a look at a slot found: the word it read and the record registered for the key in
+  // it, if any. The record is guarded by the record hazard until the caller's guard clears it.
+  struct seen {
+    word w;
+    record* match;
+  };
+
+  seen look(thread_record& me, const atomic<word>& s, std::size_t h, const Key& key) const {
+    for (;;) {
+      // (T1) acquire, pairs with (T2): a record or bucket installed by a CAS is seen built.
+      const word w = s.load(std::memory_order_acquire);
+      if (w == 0) return {w, nullptr};
+      if (!is_bucket(w)) {
+        record* r = as_record(w);
+        if (!hazard_domain::protect(me, kRecordHazard, r, s, w)) continue;
+        r->key_access.read();
+        return {w, r->hash == h && equal_(r->key, key) ? r : nullptr};
       }
-      return std::bit_ceil(std::max<std::size_t>(expected_flights * kSlotsPerFlight, 1));
+      bucket* b = as_bucket(w);
+      if (!hazard_domain::protect(me, kBucketHazard, b, s, w)) continue;
+      b->entries_access.read();
+      bool moved = false;
+      for (std::size_t i = 0; i < b->size && !moved; ++i) {
+        const entry e = b->entries()[i];
+        if (e.hash != h) continue;
+        // The bucket is guarded, but a record in it may leave and be freed while we read it:
+        // guard the record too, and re-check that the bucket is still the slot's word.
+        if (!hazard_domain::protect(me, kRecordHazard, e.r, s, w)) {
+          moved = true;
+        } else {
+          e.r->key_access.read();
+          if (equal_(e.r->key, key)) return {w, e.r};
+        }
+      }
+      if (!moved) return {w, nullptr};
     }
+  }
 
-    static bool is_bucket(word w) noexcept { return (w & kBucketTag) != 0; }
-    static record* as_record(word w) noexcept { return reinterpret_cast<record*>(w); }
-    static bucket* as_bucket(word w) noexcept { return reinterpret_cast<bucket*>(w & ~kBucketTag); }
-    static word word_of(const record* r) noexcept { return reinterpret_cast<word>(r); }
-    static word word_of(const bucket* b) noexcept { return reinterpret_cast<word>(b) | kBucketTag; }
-
-    // Fibonacci hashing: the product's high bits pick the slot, so keys with consecutive hashes
-    // (std::hash of integers is the identity) land in different cache lines.
-    atomic<word>& slot(std::size_t h) const noexcept {
-      const std::uint64_t mixed = static_cast<std::uint64_t>(h) * 0x9E3779B97F4A7C15ull;
-      return slots_[static_cast<std::size_t>(mixed >> 32) & mask_];
+  bool unlink(thread_record& me, std::size_t h, const record* r) noexcept {
+    atomic<word>& s = slot(h);
+    for (;;) {
+      // (T3) seq_cst, pairs with (T2): a forget() that unlinked r first precedes r's scan in S.
+      word w = s.load(std::memory_order_seq_cst);
+      word desired = 0;
+      bucket* old = nullptr;
+      bucket* shrunk = nullptr;
+      if (w != word_of(r)) {
+        if (!is_bucket(w)) return false;  // empty, or another key's record: r is gone
+        old = as_bucket(w);
+        if (!hazard_domain::protect(me, kBucketHazard, old, s, w)) continue;
+        old->entries_access.read();
+        const std::size_t at = index_of(old, r);
+        if (at == old->size) return false;
+        if (old->size == 2) {
+          desired = word_of(old->entries()[1 - at].r);
+        } else {
+          shrunk = without(old, at);
+          desired = word_of(shrunk);
+        }
+      }
+      // (T2) seq_cst, pairs with (T1), (T3), (H2) and (R1): unlinks r or its bucket.
+      if (s.compare_exchange_strong(w, desired, std::memory_order_seq_cst,
+                                    std::memory_order_relaxed)) {  // relaxed: the loop re-reads
+        if (old != nullptr) retire_bucket(old);
+        return true;
+      }
+      free_bucket(shrunk);
     }
+  }
+
+  static std::size_t index_of(bucket* b, const record* r) noexcept {
+    std::size_t i = 0;
+    while (i < b->size && b->entries()[i].r != r) ++i;
+    return i;
+  }
+
+  // A new bucket: what `w` holds (a record, guarded, or a guarded bucket) plus `r`.
+  static bucket* with(word w, record& r) {
+    if (!is_bucket(w)) {
+      record* other = as_record(w);
+      bucket* b = new_bucket(2);
+      b->entries()[0] = {other->hash, other};
+      b->entries()[1] = {r.hash, &r};
+      b->entries_access.write();
+      return b;
+    }
+    bucket* old = as_bucket(w);
+    bucket* b = new_bucket(old->size + 1);
+    std::copy(old->entries(), old->entries() + old->size, b->entries());
+    b->entries()[old->size] = {r.hash, &r};
+    b->entries_access.write();
+    return b;
+  }
+
+  // A new bucket: `old` without entry `at`. Erase cannot fail, so running out of memory here
+  // (for a bucket of three or more colliding flights) ends the process with a message.
+  static bucket* without(bucket* old, std::size_t at) noexcept {
+    bucket* b = nullptr;
+    try {
+      b = new_bucket(old->size - 1);
+    } catch (...) {
+      std::fputs("singleflight: out of memory while removing a flight from a shared table slot\n",
+                 stderr);
+      std::abort();
+    }
+    std::copy(old->entries(), old->entries() + at, b->entries());
+    std::copy(old->entries() + at + 1, old->entries() + old->size, b->entries() + at);
+    b->entries_access.write();
+    return b;
+  }
+
+  static bucket* new_bucket(std::size_t n) {
+    void* mem = ::operator new(sizeof(bucket) + n * sizeof(entry));
+    return ::new (mem) bucket(n);
+  }
+  // Frees a bucket that was never published.
+  static void free_bucket(bucket* b) noexcept {
+    if (b != nullptr) bucket::free(b);
+  }
+  void retire_bucket(bucket* b) noexcept { domain().retire(b); }
+
+  // The flight's last user lets go: the record is out of the table (its erase came before the
+  // close), so it can be retired.
+  static void reclaim(flight<Value>* f) noexcept {
+    record* r = static_cast<record*>(f);
+    r->domain.retire(r);
+  }
+  // The scan found no hazard naming the record.
+  static void free(retired* p) noexcept { record_pool<record>::discard(static_cast<record*>(p)); }
+
+  static std::size_t slot_count(std::size_t expected_flights) {
+    if (expected_flights > kMaxExpectedFlights) {
+      throw std::length_error(
+          "singleflight: group(expected_flights) with more than 2^30 expected flights; the "
+          "table would need more than 2^32 slots");
+    }
+    return std::bit_ceil(std::max<std::size_t>(expected_flights * kSlotsPerFlight, 1));
+  }
+
+  static bool is_bucket(word w) noexcept { return (w & kBucketTag) != 0; }
+  static record* as_record(word w) noexcept { return reinterpret_cast<record*>(w); }
+  static bucket* as_bucket(word w) noexcept { return reinterpret_cast<bucket*>(w & ~kBucketTag); }
+  static word word_of(const record* r) noexcept { return reinterpret_cast<word>(r); }
+  static word word_of(const bucket* b) noexcept { return reinterpret_cast<word>(b) | kBucketTag; }
+
+  // Fibonacci hashing: the product's high bits pick the slot, so keys with consecutive hashes
+  // (std::hash of integers is the identity) land in different cache lines.
+  atomic<word>& slot(std::size_t h) const noexcept {
+    const std::uint64_t mixed = static_cast<std::uint64_t>(h) * 0x9E3779B97F4A7C15ull;
+    return slots_[static_cast<std::size_t>(mixed >> 32) & mask_];
+  }
 
 #ifdef SINGLEFLIGHT_RELACY
-    hazard_domain& domain() noexcept { return domain_; }
-    hazard_domain domain_;  // the model's own; frees what is left when the model's group goes
+  hazard_domain& domain() noexcept { return domain_; }
+  hazard_domain domain_;  // the model's own; frees what is left when the model's group goes
 #else
-    static hazard_domain& domain() noexcept { return hazard_domain::global(); }
+  static hazard_domain& domain() noexcept { return hazard_domain::global(); }
 #endif
-    [[no_unique_address]] KeyEqual equal_;
-    const std::size_t mask_;
-    const std::unique_ptr<atomic<word>[]> slots_;
-  };
+  [[no_unique_address]] KeyEqual equal_;
+  const std::size_t mask_;
+  const std::unique_ptr<atomic<word>[]> slots_;
 };
 
 }  // namespace singleflight::detail

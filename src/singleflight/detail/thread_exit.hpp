@@ -1,7 +1,7 @@
 // singleflight::detail — internal; per-thread clean-up that runs after every C++ thread_local
 // destructor of the exiting thread.
 //
-// The library keeps a little per-thread state (its libcds attachment, a spare record block).
+// The library keeps a little per-thread state (its libcds attachment, its pool of record blocks).
 // Releasing it from a thread_local destructor would be too early: a thread_local group, or any
 // thread_local object whose destructor calls into a group, may be destroyed later in the same
 // thread exit. glibc runs pthread key destructors after all thread_local destructors, so clean-up

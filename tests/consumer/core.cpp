@@ -1,4 +1,7 @@
-// Uses the installed package the way a user would; exits nonzero if an outcome is wrong.
+// A consumer of the installed library's core (singleflight::singleflight): uses it the way a
+// user would, with nothing but the standard library; exits nonzero if an outcome is wrong.
+// tests/consumer/check.sh builds it with libcds hidden from the compiler and the linker.
+#include <singleflight/baselines.hpp>
 #include <singleflight/singleflight.hpp>
 
 #include <atomic>
@@ -46,6 +49,10 @@ int main() {
   ok &= check(&*first == &**second, "the two callers hold different value objects");
   ok &= check(first.leader() && !second->leader(), "leader() is wrong");
   ok &= check(first.shared() && second->shared(), "shared() is wrong");
+  // The baselines come with the core.
+  singleflight::mutex_group<std::string, int> baseline;
+  ok &= check(*baseline.call("k", [] { return 5; }) == 5, "mutex_group's outcome is wrong");
+
   if (ok) std::puts("consumer: ok");
   return ok ? 0 : 1;
 }

@@ -1,12 +1,12 @@
-// singleflight::detail — internal; further libcds containers behind group's one libcds table, for
-// the table ablation in bench/. Not included by the public header: a group uses one of these only
-// when a program includes this header and names the policy, as sf-bench does:
+// bench/: further libcds containers behind group's one libcds table, for the table ablation.
+// Benchmark-only, so it lives here and not in the library; sf-bench names the policies:
 //
-//   singleflight::group<K, V, Hash, Eq, singleflight::detail::ablation::splitlist_dhp>
+//   singleflight::group<K, V, Hash, Eq, sfbench::ablation::splitlist_dhp>
 //
-// Each layout plugs into libcds_table (libcds_table.hpp), so the record, the protocol, the spare
-// block and the reclamation hand-over are the very code group runs; only the container differs.
-// Every layout here meets the table contract of paper/design.md §3 the same way the Michael
+// Each layout plugs into the library's libcds_table (src/singleflight/detail/libcds_table.hpp),
+// so the record, the protocol, the record pool and the reclamation hand-over are the very code
+// group runs; only the container differs.
+// Every layout here meets the table contract (detail/flight_table.hpp) the same way the Michael
 // layout does: insert(record&) links a built record or fails on an equal key; find(probe, f) runs
 // f (join_guarded) while a hazard pointer guards the node; unlink(record&) removes the node only
 // if the item found for its key is that very record; the collector calls the disposer (which
@@ -69,9 +69,12 @@
 #include <cds/intrusive/michael_set.h>
 #include <cds/intrusive/split_list.h>
 
-#include "libcds_table.hpp"
+#include <singleflight/libcds.hpp>
 
-namespace singleflight::detail {
+namespace sfbench::ablation {
+
+using singleflight::detail::libcds_table;
+using singleflight::detail::michael_buckets;
 
 // The IterableList keeps its own nodes and points at the item: a record needs no hook.
 struct no_hook {};
@@ -128,11 +131,13 @@ struct split_michael {
 
 // Table policies for group's last template parameter, named as sf-bench names them
 // (`group_<name>`).
-namespace ablation {
-using iterable_dhp = libcds_table<iterable_buckets<cds::gc::DHP>>;
-using iterable_hp = libcds_table<iterable_buckets<cds::gc::HP>>;
-using splitlist_dhp = libcds_table<split_michael<cds::gc::DHP>>;
-using splitlist_hp = libcds_table<split_michael<cds::gc::HP>>;
-}  // namespace ablation
+template <class K, class V, class H, class E>
+using iterable_dhp = libcds_table<iterable_buckets<cds::gc::DHP>, K, V, H, E>;
+template <class K, class V, class H, class E>
+using iterable_hp = libcds_table<iterable_buckets<cds::gc::HP>, K, V, H, E>;
+template <class K, class V, class H, class E>
+using splitlist_dhp = libcds_table<split_michael<cds::gc::DHP>, K, V, H, E>;
+template <class K, class V, class H, class E>
+using splitlist_hp = libcds_table<split_michael<cds::gc::HP>, K, V, H, E>;
 
-}  // namespace singleflight::detail
+}  // namespace sfbench::ablation

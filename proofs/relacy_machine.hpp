@@ -1,6 +1,6 @@
-// singleflight::detail — internal; the Relacy model checker's side of atomic.hpp, included only
-// when SINGLEFLIGHT_RELACY is defined (proofs/). Same names as the standard side, so the protocol
-// headers compile unchanged:
+// proofs/: the Relacy model checker's side of src/singleflight/detail/atomic.hpp, which includes
+// this file (from proofs/ on the include path) when SINGLEFLIGHT_RELACY is defined. Same names as
+// the standard side, so the shipped headers compile unchanged:
 //
 //   atomic<T>          a Relacy atomic; every operation carries its caller's source location, so
 //                      the checker's histories point into flight.hpp and protocol.hpp.
@@ -305,9 +305,6 @@ class model_stop_callback : model_stop_node {
   model_stop_state* state_;
   F f_;
 };
-
-template <class Token>
-struct stop_callback_for;
 
 template <>
 struct stop_callback_for<model_stop_token> {

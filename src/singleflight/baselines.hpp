@@ -1,0 +1,152 @@
+// singleflight baselines — the implementations `group` is measured against, with its interface
+// and its contract (singleflight.hpp), so that every test, stress run and benchmark is written
+// once for all of them.
+//
+//   mutex_group    Go's design: one std::mutex around one std::unordered_map from key to flight.
+//   sharded_group  independent such maps chosen by hash (like tarndt/shardedsingleflight for Go).
+//
+// Both run the same leader's and follower's halves as `group` (detail/protocol.hpp); only the
+// table differs. The lock is held only to look up, register and remove a flight; fn and the
+// waiting happen outside it.
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include "singleflight.hpp"
+
+namespace singleflight {
+namespace detail {
+
+// One std::mutex around one std::unordered_map from key to flight record: the table of both
+// baselines. Two allocations per flight (the record and the map node). The group that owns it
+// passes its lifetime check along.
+template <class Key, class Value, class Hash, class KeyEqual>
+class locked_flights {
+ public:
+  template <class F, class Stop>
+  result<Value> call(const Key& key, F&& fn, const Stop& stop, lifetime_check& lifetime) {
+    check_types<Key, Value>();
+    check_fn<F, Value>();
+    if (stop.stop_requested()) throw cancelled();  // before joining or starting anything (S7)
+    std::unique_lock lock(mu_);
+    if (auto it = map_.find(key); it != map_.end()) {
+      // The finder's step every table takes. A record in the map is never closed (its leader
+      // removes it, under this lock, first), so it joins unless this thread leads the flight.
+      found<Value> found = join_guarded(*it->second);
+      if (found.what == lookup::reentrant) throw reentrant_call();
+      lock.unlock();
+      return calls::follow(std::move(found.joined), stop);
+    }
+    auto* r = new record();
+    try {
+      map_.emplace(key, r);
+    } catch (...) {
+      delete r;
+      throw;
+    }
+    lifetime.started();
+    lock.unlock();
+    return calls::lead(flight_ref<Value>::adopt(r), std::forward<F>(fn), [this, &key, r, &lifetime]() noexcept {
+      std::lock_guard relock(mu_);
+      // By identity: after forget(key) the map may hold a newer flight.
+      if (auto it = map_.find(key); it != map_.end() && it->second == r) map_.erase(it);
+      lifetime.finished();
+    });
+  }
+
+  void forget(const Key& key) {
+    std::lock_guard lock(mu_);
+    map_.erase(key);
+  }
+
+ private:
+  struct record : flight<Value> {
+    record() noexcept : flight<Value>(&reclaim, /*table_holds=*/0) {}
+    static void reclaim(flight<Value>* f) noexcept { delete static_cast<record*>(f); }
+  };
+
+  std::mutex mu_;
+  std::unordered_map<Key, flight<Value>*, Hash, KeyEqual> map_;
+};
+
+}  // namespace detail
+
+// The baseline, faithful to Go's package: one std::mutex + std::unordered_map.
+template <class Key, class Value, class Hash = std::hash<Key>, class KeyEqual = std::equal_to<Key>>
+class mutex_group {
+ public:
+  mutex_group() = default;
+  mutex_group(const mutex_group&) = delete;
+  mutex_group& operator=(const mutex_group&) = delete;
+
+  template <class F>
+  result<Value> call(const Key& key, F&& fn) {
+    return flights_.call(key, std::forward<F>(fn), detail::no_stop{}, lifetime_);
+  }
+
+  template <class F, detail::stoppable_token StopToken = std::stop_token>
+  result<Value> call(const Key& key, F&& fn, StopToken stop) {
+    return flights_.call(key, std::forward<F>(fn), stop, lifetime_);
+  }
+
+  void forget(const Key& key) { flights_.forget(key); }
+
+ private:
+  detail::locked_flights<Key, Value, Hash, KeyEqual> flights_;
+  // Last, so destroyed first: a group destroyed mid-flight is reported before its map goes.
+  [[no_unique_address]] detail::lifetime_check lifetime_{"singleflight::mutex_group"};
+};
+
+// The sharded baseline: independent mutex-and-map shards chosen by hash, so that keys in
+// different shards never contend. The shard count defaults to
+// std::thread::hardware_concurrency(), rounded up to a power of two.
+template <class Key, class Value, class Hash = std::hash<Key>, class KeyEqual = std::equal_to<Key>>
+class sharded_group {
+ public:
+  sharded_group() : sharded_group(std::thread::hardware_concurrency()) {}
+  explicit sharded_group(std::size_t shards) : mask_(std::bit_ceil(shards == 0 ? 1 : shards) - 1),
+                                               shards_(std::make_unique<shard[]>(mask_ + 1)) {}
+  sharded_group(const sharded_group&) = delete;
+  sharded_group& operator=(const sharded_group&) = delete;
+
+  template <class F>
+  result<Value> call(const Key& key, F&& fn) {
+    return shard_for(key).call(key, std::forward<F>(fn), detail::no_stop{}, lifetime_);
+  }
+
+  template <class F, detail::stoppable_token StopToken = std::stop_token>
+  result<Value> call(const Key& key, F&& fn, StopToken stop) {
+    return shard_for(key).call(key, std::forward<F>(fn), stop, lifetime_);
+  }
+
+  void forget(const Key& key) { shard_for(key).forget(key); }
+
+  std::size_t shard_count() const noexcept { return mask_ + 1; }
+
+ private:
+  // A cache line (two on parts that prefetch in pairs) per shard, so that shards never share one.
+  struct alignas(128) shard : detail::locked_flights<Key, Value, Hash, KeyEqual> {};
+
+  shard& shard_for(const Key& key) {
+    // Fibonacci hashing: the shard takes the product's high bits, the shard's map uses the hash's
+    // low bits, so keys of one shard still spread over its buckets.
+    const std::uint64_t mixed = static_cast<std::uint64_t>(hash_(key)) * 0x9E3779B97F4A7C15ull;
+    return shards_[static_cast<std::size_t>(mixed >> 32) & mask_];
+  }
+
+  [[no_unique_address]] Hash hash_;
+  std::size_t mask_;
+  std::unique_ptr<shard[]> shards_;
+  [[no_unique_address]] detail::lifetime_check lifetime_{"singleflight::sharded_group"};
+};
+
+}  // namespace singleflight
