@@ -9,6 +9,7 @@ packages=(
   libcds-dev                          # the lock-free hash map under singleflight::group
   libgtest-dev                        # tests/
   libbenchmark-dev                    # bench/
+  nlohmann-json3-dev libcli11-dev     # stress/: JSON output and flag parsing
   golang-go golang-golang-x-sync-dev  # Go's singleflight, benchmarked beside ours
   relacy-dev spin patch               # proofs/ (patch applies the mutants)
   libcpp-httplib-dev pkgconf curl     # examples/http_demo: HTTP library, its cflags, the client

@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "clock.hpp"
-#include "json.hpp"
 #include "options.hpp"
 #include "report.hpp"
 #include "run.hpp"
@@ -50,10 +49,9 @@ struct totals {
 int run(const options& opts) {
   const bool progress = opts.progress == progress_mode::always ||
                         (opts.progress == progress_mode::automatic && isatty(STDERR_FILENO));
-  json doc = json::make_object();
-  json meta = meta_json(opts);
-  doc.set("meta", meta);
-  json runs = json::make_array();
+  json doc = json::object();
+  doc["meta"] = meta_json(opts);
+  json& runs = doc["runs"] = json::array();  // doc gets no other key, so the reference holds
 
   const std::int64_t began = now_ns();
   std::int64_t last_report = began;
@@ -77,7 +75,7 @@ int run(const options& opts) {
       run_result r = run_one(plan[i]);
       all.add(r);
       if (r.violation_total() != 0) failed = true;
-      runs.push(run_json(r, round));
+      runs.push_back(run_json(r, round));
       workload_runs.push_back(std::move(r));
       const bool workload_done = i + 1 == plan.size() || plan[i + 1]->workload != plan[i]->workload;
       if (workload_done) {
@@ -98,17 +96,12 @@ int run(const options& opts) {
                   static_cast<unsigned long long>(all.flights),
                   static_cast<unsigned long long>(all.violations));
       std::fflush(stdout);
-      if (!opts.json_path.empty()) {
-        doc.set("runs", runs);
-        write_json_file(opts.json_path, doc);
-      }
+      if (!opts.json_path.empty()) write_json_file(opts.json_path, doc);
     }
     if (done) break;
   }
 
-  meta.set("load_average_after", load_average());
-  doc.set("meta", meta);
-  doc.set("runs", runs);
+  doc["meta"]["load_average_after"] = load_average();
   if (!opts.json_path.empty()) {
     if (!write_json_file(opts.json_path, doc)) return 1;
     std::printf("\nsf-stress: wrote %s\n", opts.json_path.c_str());

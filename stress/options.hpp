@@ -1,5 +1,5 @@
-// sf-stress: what a run is asked to do. Every workload parameter has a flag (see --help, which is
-// generated from the same table the parser uses, so it lists every flag with its default).
+// sf-stress: what a run is asked to do. Every workload parameter has a flag (see --help, which
+// CLI11 writes from the same definitions the parser uses, so it lists every flag with its default).
 #pragma once
 
 #include <cstdint>

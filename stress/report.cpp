@@ -69,13 +69,13 @@ std::string violations_cell(const run_result& r) {
 }
 
 json percentiles(const histogram& h, bool with_p999) {
-  json o = json::make_object();
-  o.set("p50", h.percentile(0.50));
-  o.set("p99", h.percentile(0.99));
-  if (with_p999) o.set("p999", h.percentile(0.999));
-  o.set("max", h.max());
-  o.set("mean", h.mean());
-  o.set("samples", h.count());
+  json o = json::object();
+  o["p50"] = h.percentile(0.50);
+  o["p99"] = h.percentile(0.99);
+  if (with_p999) o["p999"] = h.percentile(0.999);
+  o["max"] = h.max();
+  o["mean"] = h.mean();
+  o["samples"] = h.count();
   return o;
 }
 
@@ -186,76 +186,75 @@ void print_table(std::FILE* out, const std::vector<run_result>& runs) {
 
 json run_json(const run_result& r, unsigned round) {
   const run_spec& s = *r.spec;
-  json o = json::make_object();
-  o.set("workload", s.workload);
-  o.set("implementation", s.impl);
-  o.set("lambda_d", s.lambda_d ? json(*s.lambda_d) : json());
-  o.set("round", round);
-  o.set("description", s.description);
-  o.set("calls", r.calls);
-  o.set("flights", r.flights);
-  o.set("followers", r.followers);
-  o.set("coalescing_ratio", r.coalescing_ratio());
+  json o = json::object();
+  o["workload"] = s.workload;
+  o["implementation"] = s.impl;
+  o["lambda_d"] = s.lambda_d ? json(*s.lambda_d) : json();
+  o["round"] = round;
+  o["description"] = s.description;
+  o["calls"] = r.calls;
+  o["flights"] = r.flights;
+  o["followers"] = r.followers;
+  o["coalescing_ratio"] = r.coalescing_ratio();
   const auto model = r.model_ratio();
-  o.set("model_ratio", model ? json(*model) : json());
-  o.set("measured_over_model",
-        model && *model > 0 ? json(r.coalescing_ratio() / *model) : json());
+  o["model_ratio"] = model ? json(*model) : json();
+  o["measured_over_model"] = model && *model > 0 ? json(r.coalescing_ratio() / *model) : json();
   const auto schedule = r.schedule_optimum();
-  o.set("schedule_optimum", schedule ? json(*schedule) : json());
-  o.set("measured_over_schedule_optimum",
-        schedule && *schedule > 0 ? json(r.coalescing_ratio() / *schedule) : json());
+  o["schedule_optimum"] = schedule ? json(*schedule) : json();
+  o["measured_over_schedule_optimum"] =
+      schedule && *schedule > 0 ? json(r.coalescing_ratio() / *schedule) : json();
   const auto model_d = r.model_ratio_measured_d();
-  o.set("model_ratio_measured_d", model_d ? json(*model_d) : json());
-  o.set("throughput_per_s", r.throughput_per_s());
-  o.set("elapsed_s", r.elapsed_s);
-  o.set("latency_ns", percentiles(r.latency, true));
-  o.set("wake_ns", percentiles(r.wake, false));
-  o.set("violations", r.violation_total());
-  json by = json::make_object();
+  o["model_ratio_measured_d"] = model_d ? json(*model_d) : json();
+  o["throughput_per_s"] = r.throughput_per_s();
+  o["elapsed_s"] = r.elapsed_s;
+  o["latency_ns"] = percentiles(r.latency, true);
+  o["wake_ns"] = percentiles(r.wake, false);
+  o["violations"] = r.violation_total();
+  json by = json::object();
   for (std::size_t i = 0; i < kInvariants; ++i) {
-    by.set(name_of(static_cast<invariant>(i)), r.violations[i]);
+    by[name_of(static_cast<invariant>(i))] = r.violations[i];
   }
-  o.set("violations_by_invariant", by);
-  json messages = json::make_array();
-  for (const auto& m : r.messages) messages.push(m);
-  o.set("violation_messages", messages);
+  o["violations_by_invariant"] = by;
+  json messages = json::array();
+  for (const auto& m : r.messages) messages.push_back(m);
+  o["violation_messages"] = messages;
 
-  json p = json::make_object();
-  p.set("threads", s.threads);
-  p.set("keys", s.keys);
-  p.set("fn", s.fn.describe());
-  p.set("seed", s.seed);
-  if (s.how == run_spec::drive::requests) p.set("requests", s.requests);
-  if (s.how != run_spec::drive::requests) p.set("duration_s", s.duration_s);
-  if (s.keys_by == run_spec::pick::zipf) p.set("zipf_top_key_probability", s.zipf->probability_of_top());
+  json p = json::object();
+  p["threads"] = s.threads;
+  p["keys"] = s.keys;
+  p["fn"] = s.fn.describe();
+  p["seed"] = s.seed;
+  if (s.how == run_spec::drive::requests) p["requests"] = s.requests;
+  if (s.how != run_spec::drive::requests) p["duration_s"] = s.duration_s;
+  if (s.keys_by == run_spec::pick::zipf) p["zipf_top_key_probability"] = s.zipf->probability_of_top();
   if (s.lambda_d) {
-    p.set("lambda_per_key_s", s.lambda_per_key_s);
-    p.set("d_ns", s.fn.min_ns);
-    p.set("arrivals_scheduled", s.arrivals->size());
-    p.set("late_threshold_ns", s.late_ns);
+    p["lambda_per_key_s"] = s.lambda_per_key_s;
+    p["d_ns"] = s.fn.min_ns;
+    p["arrivals_scheduled"] = s.arrivals->size();
+    p["late_threshold_ns"] = s.late_ns;
   }
   if (s.forget > 0 || s.fail > 0 || s.cancel > 0) {
-    p.set("forget_rate", s.forget);
-    p.set("fail_rate", s.fail);
-    p.set("cancel_rate", s.cancel);
-    p.set("prestopped_rate", s.prestopped);
-    p.set("cancel_delay_ns", s.cancel_delay_ns);
+    p["forget_rate"] = s.forget;
+    p["fail_rate"] = s.fail;
+    p["cancel_rate"] = s.cancel;
+    p["prestopped_rate"] = s.prestopped;
+    p["cancel_delay_ns"] = s.cancel_delay_ns;
   }
-  o.set("params", p);
+  o["params"] = p;
 
   if (s.lambda_d) {
-    o.set("late_arrivals", r.late);
-    o.set("late_fraction", r.calls ? static_cast<double>(r.late) / static_cast<double>(r.calls) : 0.0);
-    o.set("lateness_ns", percentiles(r.lateness, true));
-    o.set("fn_mean_ns", r.fn_mean_ns);
+    o["late_arrivals"] = r.late;
+    o["late_fraction"] = r.calls ? static_cast<double>(r.late) / static_cast<double>(r.calls) : 0.0;
+    o["lateness_ns"] = percentiles(r.lateness, true);
+    o["fn_mean_ns"] = r.fn_mean_ns;
   }
   if (s.forget > 0 || s.fail > 0 || s.cancel > 0) {
-    o.set("forgets", r.forgets);
-    o.set("failed_flights", r.failed_flights);
-    o.set("failure_receipts", r.failure_receipts);
-    o.set("stop_requests", r.stop_requests);
-    o.set("cancelled", r.cancelled);
-    o.set("cancel_latency_ns", percentiles(r.cancel_latency, false));
+    o["forgets"] = r.forgets;
+    o["failed_flights"] = r.failed_flights;
+    o["failure_receipts"] = r.failure_receipts;
+    o["stop_requests"] = r.stop_requests;
+    o["cancelled"] = r.cancelled;
+    o["cancel_latency_ns"] = percentiles(r.cancel_latency, false);
   }
   return o;
 }
@@ -268,49 +267,49 @@ json load_average() {
 }
 
 json meta_json(const options& opts) {
-  json m = json::make_object();
+  json m = json::object();
   std::string cmd;
-  json argv = json::make_array();
+  json argv = json::array();
   for (const auto& a : opts.command_line) {
     cmd += (cmd.empty() ? "" : " ") + a;
-    argv.push(a);
+    argv.push_back(a);
   }
-  m.set("command", cmd);
-  m.set("argv", argv);
+  m["command"] = cmd;
+  m["argv"] = argv;
 
-  json machine = json::make_object();
+  json machine = json::object();
   char host[256] = {};
   gethostname(host, sizeof host - 1);
-  machine.set("hostname", std::string(host));
+  machine["hostname"] = std::string(host);
   utsname u{};
   if (uname(&u) == 0) {
-    machine.set("os", std::string(u.sysname) + " " + u.release);
-    machine.set("arch", std::string(u.machine));
+    machine["os"] = std::string(u.sysname) + " " + u.release;
+    machine["arch"] = std::string(u.machine);
   }
-  machine.set("cpu", cpu_model());
-  machine.set("hardware_threads", std::thread::hardware_concurrency());
-  machine.set("usable_cpus", usable_cpus());  // fewer under taskset or a cgroup's cpuset
-  machine.set("load_average_before", load_average());
-  m.set("machine", machine);
+  machine["cpu"] = cpu_model();
+  machine["hardware_threads"] = std::thread::hardware_concurrency();
+  machine["usable_cpus"] = usable_cpus();  // fewer under taskset or a cgroup's cpuset
+  machine["load_average_before"] = load_average();
+  m["machine"] = machine;
 
 #if defined(__clang__)
-  m.set("compiler", std::string("clang ") + __clang_version__);
+  m["compiler"] = std::string("clang ") + __clang_version__;
 #elif defined(__GNUC__)
-  m.set("compiler", std::string("g++ ") + __VERSION__);
+  m["compiler"] = std::string("g++ ") + __VERSION__;
 #else
-  m.set("compiler", "unknown");
+  m["compiler"] = "unknown";
 #endif
-  json flags = json::make_object();
-  flags.set("build_type", SF_STRESS_BUILD_TYPE);
-  flags.set("cxx_flags", SF_STRESS_CXX_FLAGS);
-  flags.set("sanitize", SF_STRESS_SANITIZE);
+  json flags = json::object();
+  flags["build_type"] = SF_STRESS_BUILD_TYPE;
+  flags["cxx_flags"] = SF_STRESS_CXX_FLAGS;
+  flags["sanitize"] = SF_STRESS_SANITIZE;
 #ifdef NDEBUG
-  flags.set("ndebug", true);
+  flags["ndebug"] = true;
 #else
-  flags.set("ndebug", false);
+  flags["ndebug"] = false;
 #endif
-  flags.set("spin_before_park", SINGLEFLIGHT_SPIN_BEFORE_PARK);
-  m.set("flags", flags);
+  flags["spin_before_park"] = SINGLEFLIGHT_SPIN_BEFORE_PARK;
+  m["flags"] = flags;
 
   // SF_STRESS_COMMIT names the commit for a binary run away from its checkout (copied to another
   // machine); otherwise git is asked in the source directory the binary was built from.
@@ -320,22 +319,22 @@ json meta_json(const options& opts) {
       given != nullptr ? std::string(given)
       : src.empty()    ? std::string()
                        : run_command("git -C '" + src + "' rev-parse HEAD 2>/dev/null");
-  m.set("commit", commit.empty() ? json() : json(commit));
+  m["commit"] = commit.empty() ? json() : json(commit);
   if (given != nullptr) {
-    m.set("commit_from", "SF_STRESS_COMMIT");
+    m["commit_from"] = "SF_STRESS_COMMIT";
   } else if (!commit.empty()) {
     // Uncommitted changes to tracked files mean the commit alone does not name the code.
     const std::string dirty =
         run_command("git -C '" + src + "' status --porcelain --untracked-files=no 2>/dev/null");
-    m.set("dirty", !dirty.empty());
+    m["dirty"] = !dirty.empty();
   }
-  m.set("seed", opts.seed);
+  m["seed"] = opts.seed;
   char when[32] = {};
   const std::time_t t = std::time(nullptr);
   std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  m.set("started_at", std::string(when));
-  if (opts.soak_s > 0) m.set("soak_s", opts.soak_s);
-  m.set("short_tier", opts.short_tier);
+  m["started_at"] = std::string(when);
+  if (opts.soak_s > 0) m["soak_s"] = opts.soak_s;
+  m["short_tier"] = opts.short_tier;
   return m;
 }
 
@@ -347,7 +346,8 @@ bool write_json_file(const std::string& path, const json& doc) {
   const fs::path tmp = target.string() + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << doc.dump();
+    // Bytes that are not UTF-8 (argv, a hostname) are written as U+FFFD instead of throwing.
+    out << doc.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
     if (!out) {
       std::fprintf(stderr, "sf-stress: cannot write %s: %s\n", tmp.c_str(), std::strerror(errno));
       return false;

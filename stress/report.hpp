@@ -4,11 +4,15 @@
 #include <cstdio>
 #include <vector>
 
-#include "json.hpp"
+#include <nlohmann/json.hpp>
+
 #include "options.hpp"
 #include "run.hpp"
 
 namespace sfstress {
+
+// Ordered: keys stay in the order they are set, as in the files under results/.
+using json = nlohmann::ordered_json;
 
 // The table of one workload's runs (all implementations, and every λD for poisson).
 void print_table(std::FILE* out, const std::vector<run_result>& runs);
