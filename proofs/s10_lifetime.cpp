@@ -4,7 +4,7 @@
 // to the forgetting thread, which reads it last. The outcome is a value with an rl::var inside,
 // so a read of it after its destruction is a data race, and the record's memory is freed by
 // Relacy's allocator, so any access after the last release is reported, as is a record never
-// freed. Three threads: random search.
+// freed. Three threads: random search. Suite s10_take checks result::take() against a reader.
 #include <optional>
 
 #include "model.hpp"
@@ -53,14 +53,46 @@ struct s10_lifetime : rl::test_suite<s10_lifetime, 3> {
   }
 };
 
+// take(): a leader hands a copy of its result to a second thread, which reads the value and lets
+// go, while the leader tries to take the value. A take may succeed only once the copy is gone,
+// and then its move must come after the other thread's read (else a data race on the outcome).
+struct s10_take : rl::test_suite<s10_take, 2> {
+  group<probe> g;
+  flag handed_over;
+  std::optional<sf::result<probe>> copy;  // handed to thread 1
+
+  void thread(unsigned me) {
+    if (me == 0) {
+      auto r = g.call(0, [] { return 7; });
+      copy.emplace(r);
+      handed_over.set();
+      std::optional<probe> taken = std::move(r).take();
+      if (taken) {
+        RL_ASSERT(taken->get() == 7 && !r);
+      } else {
+        RL_ASSERT(r.value().get() == 7);
+      }
+    } else {
+      handed_over.wait();
+      RL_ASSERT(copy->value().get() == 7);
+      copy.reset();
+    }
+  }
+};
+
 }  // namespace
 }  // namespace sfmodel
 
 int main(int argc, char** argv) {
   using namespace sfmodel;
   return model_main(argc, argv, random_search(), [](const search& s) {
-    return run<s10_lifetime>(
+    const bool lifetime = run<s10_lifetime>(
         "s10_lifetime", "S10", s,
         {{"release_hold_first", rl::test_result_access_to_freed_memory}});
+    const bool take = run<s10_take>(
+        "s10_take", "S10", s,
+        {{"take_ignores_holders", rl::test_result_data_race},
+         {"take_relaxed", rl::test_result_data_race}});
+    return lifetime && take;
   });
 }

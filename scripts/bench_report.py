@@ -3,7 +3,7 @@
 
 usage: scripts/bench_report.py RESULTS_DIR [--readme README.md]
 
-Reads, from RESULTS_DIR (results/bench/ in bench/run):
+Reads, from RESULTS_DIR (build/results/bench/ in bench/run, results/bench/ with --publish):
   sf_bench.json   Google Benchmark JSON of sf-bench
   go_bench.json   the same format, from bench/go/singleflight_bench.go (optional)
   meta.json       how the run was made: command, machine, compiler, flags, commit (optional)

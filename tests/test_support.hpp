@@ -30,6 +30,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -83,6 +84,13 @@ using implementations =
 // The group type of implementation `Impl` for the given key and value.
 template <class Impl, class K, class V, class H = std::hash<K>, class E = std::equal_to<K>>
 using group_for = typename Impl::template type<K, V, H, E>;
+
+// A hash that takes any string-like key, so that a group of std::string keys (with
+// std::equal_to<>) looks up by std::string_view or a literal without making a std::string.
+struct transparent_string_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
 
 // ---- time bounds ------------------------------------------------------------------------------
 

@@ -32,10 +32,10 @@ namespace detail {
 template <class Key, class Value, class Hash, class KeyEqual>
 class locked_flights {
  public:
-  template <class F, class Stop>
-  result<Value> call(const Key& key, F&& fn, const Stop& stop, lifetime_check& lifetime) {
-    check_types<Key, Value>();
-    check_fn<F, Value>();
+  // `key` is a Key, or a type the transparent Hash and KeyEqual take (lookup_key): the map looks
+  // it up as it is, and a leader makes one Key from it, in the map's node.
+  template <class K, class F, class Stop>
+  result<Value> call(const K& key, F&& fn, const Stop& stop, lifetime_check& lifetime) {
     if (stop.stop_requested()) throw cancelled();  // before joining or starting anything (S7)
     std::unique_lock lock(mu_);
     if (auto it = map_.find(key); it != map_.end()) {
@@ -48,7 +48,7 @@ class locked_flights {
     }
     auto* r = new record();
     try {
-      map_.emplace(key, r);
+      map_.emplace(Key(key), r);
     } catch (...) {
       delete r;
       throw;
@@ -63,9 +63,10 @@ class locked_flights {
     });
   }
 
-  void forget(const Key& key) {
+  template <class K>
+  void forget(const K& key) {
     std::lock_guard lock(mu_);
-    map_.erase(key);
+    if (auto it = map_.find(key); it != map_.end()) map_.erase(it);
   }
 
  private:
@@ -83,22 +84,33 @@ class locked_flights {
 // The baseline, faithful to Go's package: one std::mutex + std::unordered_map.
 template <class Key, class Value, class Hash = std::hash<Key>, class KeyEqual = std::equal_to<Key>>
 class mutex_group {
+  static_assert(detail::check_group_types<Key, Value, Hash, KeyEqual>());
+
  public:
   mutex_group() = default;
   mutex_group(const mutex_group&) = delete;
   mutex_group& operator=(const mutex_group&) = delete;
 
-  template <class F>
-  result<Value> call(const Key& key, F&& fn) {
-    return flights_.call(key, std::forward<F>(fn), detail::no_stop{}, lifetime_);
+  template <class K = Key, class F>
+  result<Value> call(const K& key, F&& fn) {
+    return call(key, std::forward<F>(fn), detail::no_stop{});
   }
 
-  template <class F, detail::stoppable_token StopToken = std::stop_token>
-  result<Value> call(const Key& key, F&& fn, StopToken stop) {
-    return flights_.call(key, std::forward<F>(fn), stop, lifetime_);
+  template <class K = Key, class F, detail::stoppable_token StopToken = std::stop_token>
+  result<Value> call(const K& key, F&& fn, StopToken stop) {
+    if constexpr (detail::call_is_usable<K, F, Key, Value, Hash, KeyEqual>()) {
+      return flights_.call(detail::lookup_key_from<Key, Hash, KeyEqual>(key), std::forward<F>(fn),
+                           stop, lifetime_);
+    } else {
+      return detail::unusable<result<Value>>();
+    }
   }
 
-  void forget(const Key& key) { flights_.forget(key); }
+  template <class K = Key>
+    requires detail::call_key<K, Key, Hash, KeyEqual>
+  void forget(const K& key) {
+    flights_.forget(detail::lookup_key_from<Key, Hash, KeyEqual>(key));
+  }
 
  private:
   detail::locked_flights<Key, Value, Hash, KeyEqual> flights_;
@@ -111,6 +123,8 @@ class mutex_group {
 // std::thread::hardware_concurrency(), rounded up to a power of two.
 template <class Key, class Value, class Hash = std::hash<Key>, class KeyEqual = std::equal_to<Key>>
 class sharded_group {
+  static_assert(detail::check_group_types<Key, Value, Hash, KeyEqual>());
+
  public:
   sharded_group() : sharded_group(std::thread::hardware_concurrency()) {}
   explicit sharded_group(std::size_t shards) : mask_(std::bit_ceil(shards == 0 ? 1 : shards) - 1),
@@ -118,17 +132,27 @@ class sharded_group {
   sharded_group(const sharded_group&) = delete;
   sharded_group& operator=(const sharded_group&) = delete;
 
-  template <class F>
-  result<Value> call(const Key& key, F&& fn) {
-    return shard_for(key).call(key, std::forward<F>(fn), detail::no_stop{}, lifetime_);
+  template <class K = Key, class F>
+  result<Value> call(const K& key, F&& fn) {
+    return call(key, std::forward<F>(fn), detail::no_stop{});
   }
 
-  template <class F, detail::stoppable_token StopToken = std::stop_token>
-  result<Value> call(const Key& key, F&& fn, StopToken stop) {
-    return shard_for(key).call(key, std::forward<F>(fn), stop, lifetime_);
+  template <class K = Key, class F, detail::stoppable_token StopToken = std::stop_token>
+  result<Value> call(const K& key, F&& fn, StopToken stop) {
+    if constexpr (detail::call_is_usable<K, F, Key, Value, Hash, KeyEqual>()) {
+      const auto& k = detail::lookup_key_from<Key, Hash, KeyEqual>(key);
+      return shard_for(k).call(k, std::forward<F>(fn), stop, lifetime_);
+    } else {
+      return detail::unusable<result<Value>>();
+    }
   }
 
-  void forget(const Key& key) { shard_for(key).forget(key); }
+  template <class K = Key>
+    requires detail::call_key<K, Key, Hash, KeyEqual>
+  void forget(const K& key) {
+    const auto& k = detail::lookup_key_from<Key, Hash, KeyEqual>(key);
+    shard_for(k).forget(k);
+  }
 
   std::size_t shard_count() const noexcept { return mask_ + 1; }
 
@@ -136,7 +160,8 @@ class sharded_group {
   // A cache line (two on parts that prefetch in pairs) per shard, so that shards never share one.
   struct alignas(128) shard : detail::locked_flights<Key, Value, Hash, KeyEqual> {};
 
-  shard& shard_for(const Key& key) {
+  template <class K>
+  shard& shard_for(const K& key) {
     // Fibonacci hashing: the shard takes the product's high bits, the shard's map uses the hash's
     // low bits, so keys of one shard still spread over its buckets.
     const std::uint64_t mixed = static_cast<std::uint64_t>(hash_(key)) * 0x9E3779B97F4A7C15ull;

@@ -54,13 +54,25 @@
 // may throw for a key that is in flight); Value is move-constructible from what fn returns (not
 // necessarily default-constructible or copyable). fn is invoked at most once per call, with no
 // arguments, and only in the leader. Groups are default-constructible, not copyable, not movable.
+// A call that breaks a requirement is refused at compile time with one sentence saying which
+// (detail/requirements.hpp).
+//
+// Keys: a call takes a Key, or anything a Key can be made from (made once per call). When Hash
+// and KeyEqual are both transparent (declare is_transparent, as C++20's unordered containers ask),
+// it takes any type they hash and compare with a Key, as it is: a follower then makes no Key, and
+// a leader makes one, in its record.
 #pragma once
+
+#if __cplusplus < 202002L
+#error "singleflight needs C++20 (compile with -std=c++20): it uses concepts, std::stop_token and std::atomic::wait"
+#else
 
 #include <cassert>
 #include <cstddef>
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <stop_token>
 #include <utility>
@@ -68,6 +80,7 @@
 #include "detail/flight.hpp"
 #include "detail/flight_table.hpp"
 #include "detail/protocol.hpp"
+#include "detail/requirements.hpp"
 #include "detail/slots_table.hpp"
 
 namespace singleflight {
@@ -93,10 +106,13 @@ struct calls;
 }
 
 // One flight's outcome, as one caller holds it. Copies share the flight's single value object
-// and keep it alive. A moved-from result may only be destroyed or assigned to.
+// and keep it alive. A default-constructed or moved-from result is empty: it holds no outcome and
+// may only be tested, assigned to or destroyed.
 template <class Value>
 class result {
  public:
+  // Empty, to be assigned a call's result later (declared before a `try`, say).
+  result() noexcept : flight_(nullptr), shared_(false), leader_(false) {}
   result(const result& other) noexcept
       : flight_(other.flight_), shared_(other.shared_), leader_(other.leader_) {
     if (flight_ != nullptr) flight_->add_user();
@@ -104,9 +120,7 @@ class result {
   result(result&& other) noexcept
       : flight_(std::exchange(other.flight_, nullptr)), shared_(other.shared_), leader_(other.leader_) {}
   result& operator=(result other) noexcept {
-    std::swap(flight_, other.flight_);
-    std::swap(shared_, other.shared_);
-    std::swap(leader_, other.leader_);
+    swap_with(other);
     return *this;
   }
   ~result() {
@@ -121,6 +135,22 @@ class result {
   const Value& operator*() const noexcept { return value(); }
   const Value* operator->() const noexcept { return std::addressof(value()); }
 
+  // Moves the value out of the flight when this result is the value's last holder: no other
+  // result or caller of the flight holds it any more (a lone flight's caller always is). Then the
+  // returned optional holds the value and this result is empty. Otherwise it returns an empty
+  // optional and this result is unchanged: the value stays shared, and value() still reads it.
+  std::optional<Value> take() && {
+    assert(flight_ != nullptr && "singleflight: take() of an empty result");
+    Value* v = flight_->value_to_take();
+    if (v == nullptr) return std::nullopt;
+    std::optional<Value> taken(std::move(*v));
+    result().swap_with(*this);  // lets go of the moved-from value
+    return taken;
+  }
+
+  // Holds a flight's outcome (false once default-constructed, moved from or taken from).
+  explicit operator bool() const noexcept { return flight_ != nullptr; }
+
   // The flight had more than one caller (Go's `shared`).
   bool shared() const noexcept { return shared_; }
   // This caller ran fn.
@@ -128,6 +158,12 @@ class result {
 
  private:
   friend struct detail::calls;
+  void swap_with(result& other) noexcept {
+    std::swap(flight_, other.flight_);
+    std::swap(shared_, other.shared_);
+    std::swap(leader_, other.leader_);
+  }
+
   result(detail::flight_ref<Value> f, bool shared, bool leader) noexcept
       : flight_(f.release()), shared_(shared), leader_(leader) {}
 
@@ -156,6 +192,22 @@ struct calls {
   }
 };
 
+// Stands in for a call that breaks a requirement: its static_assert (requirements.hpp) has
+// already fired, so this is never defined and the protocol is never instantiated.
+template <class T>
+T unusable() noexcept;
+
+// The key a lookup uses: the caller's own when the group can look up by it, else a Key made from
+// it once, before the lookup.
+template <class Key, class Hash, class KeyEqual, class K>
+decltype(auto) lookup_key_from(const K& key) {
+  if constexpr (lookup_key<K, Key, Hash, KeyEqual>) {
+    return (key);
+  } else {
+    return Key(key);
+  }
+}
+
 }  // namespace detail
 
 // Where `group` keeps its flight records: a table is an alias template Table<Key, Value, Hash,
@@ -175,6 +227,7 @@ template <class Key, class Value, class Hash = std::hash<Key>, class KeyEqual = 
 class group {
   using table = Table<Key, Value, Hash, KeyEqual>;
   using record = typename table::record;
+  static_assert(detail::check_group_types<Key, Value, Hash, KeyEqual>());
 
  public:
   group() = default;
@@ -186,27 +239,37 @@ class group {
   group& operator=(const group&) = delete;
 
   // Go: Do. Runs fn as the leader of a new flight for key, or waits for the flight in progress.
-  template <class F>
-  result<Value> call(const Key& key, F&& fn) {
-    return call_with(key, std::forward<F>(fn), detail::no_stop{});
+  // `key` is a Key, or, when Hash and KeyEqual are transparent, anything they hash and compare
+  // with a Key (a std::string_view for a std::string Key, say): then a follower makes no Key and
+  // a leader makes one, in its record.
+  template <class K = Key, class F>
+  result<Value> call(const K& key, F&& fn) {
+    return call(key, std::forward<F>(fn), detail::no_stop{});
   }
 
   // As above; a follower stops waiting and throws `cancelled` when `stop` is requested (S7).
   // `stop` is a std::stop_token (or another token type with its interface, see
   // detail::stoppable_token).
-  template <class F, detail::stoppable_token StopToken = std::stop_token>
-  result<Value> call(const Key& key, F&& fn, StopToken stop) {
-    return call_with(key, std::forward<F>(fn), stop);
+  template <class K = Key, class F, detail::stoppable_token StopToken = std::stop_token>
+  result<Value> call(const K& key, F&& fn, StopToken stop) {
+    if constexpr (detail::call_is_usable<K, F, Key, Value, Hash, KeyEqual>()) {
+      return call_with(detail::lookup_key_from<Key, Hash, KeyEqual>(key), std::forward<F>(fn), stop);
+    } else {
+      return detail::unusable<result<Value>>();
+    }
   }
 
   // Go: Forget. Later calls for key start a new flight; callers of the current one are unaffected.
-  void forget(const Key& key) { table_.forget(hash_(key), key); }
+  template <class K = Key>
+    requires detail::call_key<K, Key, Hash, KeyEqual>
+  void forget(const K& key) {
+    const auto& k = detail::lookup_key_from<Key, Hash, KeyEqual>(key);
+    table_.forget(hash_(k), k);
+  }
 
  private:
-  template <class F, class Stop>
-  result<Value> call_with(const Key& key, F&& fn, const Stop& stop) {
-    detail::check_types<Key, Value>();
-    detail::check_fn<F, Value>();
+  template <class K, class F, class Stop>
+  result<Value> call_with(const K& key, F&& fn, const Stop& stop) {
     if (stop.stop_requested()) throw cancelled();  // before joining or starting anything (S7)
     const std::size_t h = hash_(key);
     for (;;) {
@@ -245,3 +308,5 @@ class group {
 };
 
 }  // namespace singleflight
+
+#endif  // C++20

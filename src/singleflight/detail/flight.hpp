@@ -47,6 +47,16 @@ namespace singleflight::detail {
 // Stands in for a std::stop_token when the caller passed none: the compiler removes every check.
 struct no_stop {
   static constexpr bool stop_requested() noexcept { return false; }
+  static constexpr bool stop_possible() noexcept { return false; }
+};
+
+// A stop that never comes needs no callback (follow() registers none for it).
+template <>
+struct stop_callback_for<no_stop> {
+  template <class F>
+  struct type {
+    type(const no_stop&, F&&) noexcept {}
+  };
 };
 
 template <class Value>
@@ -154,6 +164,17 @@ class flight {
   void rethrow_if_failed() const {
     outcome_access_.read();
     if (error_) std::rethrow_exception(error_);
+  }
+
+  // The value, for a caller holding a user reference to a flight that produced one to move out:
+  // null unless that caller is the only user left, so that no other caller or result can read
+  // the value any more. (A finder that found the record before it left its table may still hold
+  // a brief reference, which keeps the count above 1 and so refuses the move; it never reads.)
+  Value* value_to_take() noexcept {
+    // (11) acquire, pairs with the other users' (9): their reads of the value come before the move.
+    if (users_.load(std::memory_order_acquire) != 1) return nullptr;
+    outcome_access_.write();
+    return std::addressof(value_);
   }
 
   // ---- references ----

@@ -3,7 +3,10 @@
 //
 // A table for keys of type Key and values of type Value is a class template instantiated as
 // Table<Key, Value, Hash, KeyEqual>, constructible from the number of flights expected in
-// progress at once (a sizing hint) and by default, and providing:
+// progress at once (a sizing hint) and by default, and providing the operations below. `key` is a
+// Key, or, when Hash and KeyEqual are transparent, any type K they take (requirements.hpp's
+// lookup_key): find(), make() and forget() are templates over it, make() builds the record's
+// one Key from it, and the concept checks them with a Key.
 //
 //   record                 The table's record type: derives from flight<Value> and adds what the
 //                          table needs (the key, its hash, links).

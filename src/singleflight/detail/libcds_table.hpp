@@ -91,7 +91,8 @@ class libcds_table {
   static constexpr std::size_t kDefaultExpectedFlights = 256;
 
   struct record : flight<Value>, Layout::hook {
-    record(std::size_t h, const Key& k) : flight<Value>(&reclaim, /*table_holds=*/1), hash(h), key(k) {}
+    template <class K>
+    record(std::size_t h, const K& k) : flight<Value>(&reclaim, /*table_holds=*/1), hash(h), key(k) {}
     const std::size_t hash;  // Hash{}(key), computed once by the leader
     const Key key;
   };
@@ -108,17 +109,19 @@ class libcds_table {
   libcds_table& operator=(const libcds_table&) = delete;
 
   // flight_table::find: the finder's step runs inside libcds's find, under its guard.
-  found<Value> find(std::size_t h, const Key& key) {
+  template <class K>
+  found<Value> find(std::size_t h, const K& key) {
     runtime::enter();
     std::optional<found<Value>> step;
-    set_.find(probe{h, &key}, [&](record& r, const probe&) { step.emplace(join_guarded<Value>(r)); });
+    set_.find(probe<K>{h, &key}, [&](record& r, const probe<K>&) { step.emplace(join_guarded<Value>(r)); });
     runtime::traversal_done();
     if (!step) return {lookup::absent, {}};
     return std::move(*step);
   }
 
   // flight_table::make and discard.
-  static record* make(std::size_t h, const Key& key) { return record_pool<record>::make(h, key); }
+  template <class K>
+  static record* make(std::size_t h, const K& key) { return record_pool<record>::make(h, key); }
   static void discard(record* r) noexcept { record_pool<record>::discard(r); }
 
   // flight_table::insert.
@@ -137,26 +140,32 @@ class libcds_table {
   }
 
   // flight_table::forget.
-  void forget(std::size_t h, const Key& key) {
+  template <class K>
+  void forget(std::size_t h, const K& key) {
     runtime::enter();
-    if (auto guarded = set_.get(probe{h, &key})) erase(*guarded);
+    if (auto guarded = set_.get(probe<K>{h, &key})) erase(*guarded);
     runtime::traversal_done();  // after `guarded` let go
   }
 
  private:
+  // What find() and forget() look up: a key of the caller's type (a Key, or a type the
+  // transparent Hash and KeyEqual take) and its hash.
+  template <class K>
   struct probe {
     std::size_t hash;
-    const Key* key;
+    const K* key;
   };
 
   struct order {
     int operator()(const record& node, const record& r) const noexcept {
       return compare(node, r.hash, r.key);
     }
-    int operator()(const record& node, const probe& p) const noexcept {
+    template <class K>
+    int operator()(const record& node, const probe<K>& p) const noexcept {
       return compare(node, p.hash, *p.key);
     }
-    static int compare(const record& node, std::size_t h, const Key& k) noexcept {
+    template <class K>
+    static int compare(const record& node, std::size_t h, const K& k) noexcept {
       if (node.hash != h) return node.hash < h ? -1 : 1;
       return KeyEqual{}(node.key, k) ? 0 : -1;  // unequal keys, equal hashes: keep walking
     }
@@ -164,7 +173,8 @@ class libcds_table {
 
   struct stored_hash {
     std::size_t operator()(const record& r) const noexcept { return r.hash; }
-    std::size_t operator()(const probe& p) const noexcept { return p.hash; }
+    template <class K>
+    std::size_t operator()(const probe<K>& p) const noexcept { return p.hash; }
   };
 
   // Called once per record by the collector, after the record was unlinked and once no hazard

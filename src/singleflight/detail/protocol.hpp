@@ -73,30 +73,6 @@ found<Value> join_guarded(flight<Value>& f) noexcept {
   return {lookup::joined, std::move(ref)};
 }
 
-// Compile-time checks on fn, stated once for every implementation so that misuse reads as a
-// sentence rather than as a page of template errors.
-template <class F, class Value>
-constexpr void check_fn() {
-  static_assert(std::invocable<F>,
-                "singleflight: fn must be callable with no arguments, e.g. [&] { return load(key); }");
-  if constexpr (std::invocable<F>) {
-    static_assert(!std::is_void_v<std::invoke_result_t<F>>,
-                  "singleflight: fn must return a value; use a small struct or std::monostate "
-                  "for a call whose only outcome is success or an exception");
-    static_assert(std::is_constructible_v<Value, std::invoke_result_t<F>>,
-                  "singleflight: Value must be constructible from what fn returns");
-  }
-}
-
-template <class Key, class Value>
-constexpr void check_types() {
-  static_assert(std::is_copy_constructible_v<Key>, "singleflight: Key must be copy-constructible");
-  static_assert(std::is_move_constructible_v<Value> || std::is_constructible_v<Value, Value>,
-                "singleflight: Value must be move-constructible");
-  static_assert(!std::is_reference_v<Value> && !std::is_const_v<Value>,
-                "singleflight: Value must be an object type; results hand out const references");
-}
-
 // The leader's half: runs fn into the record `f` it has just registered, removes the record from
 // its table (`unregister`, by identity: it does nothing if forget() removed it first; it must not
 // throw, since a flight that cannot be removed cannot be closed), and closes the flight. Returns

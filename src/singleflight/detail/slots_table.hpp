@@ -61,7 +61,8 @@ class slots_table {
   static constexpr std::size_t kSlotsPerFlight = 4;
 
   struct record : flight<Value>, retired {
-    record(hazard_domain& d, std::size_t h, const Key& k)
+    template <class K>
+    record(hazard_domain& d, std::size_t h, const K& k)
         : flight<Value>(&reclaim, /*table_holds=*/0), retired(&free), domain(d), hash(h), key(k) {
       key_access.write();
     }
@@ -89,7 +90,8 @@ class slots_table {
 
   // flight_table::find. The record found is read under its hazard, which stands until the
   // finder's step is taken.
-  found<Value> find(std::size_t h, const Key& key) {
+  template <class K>
+  found<Value> find(std::size_t h, const K& key) {
     thread_record& me = domain().local();
     const cleared_at_exit guard{me};
     record* r = look(me, slot(h), h, key).match;
@@ -98,7 +100,8 @@ class slots_table {
   }
 
   // flight_table::make and discard.
-  record* make(std::size_t h, const Key& key) { return record_pool<record>::make(domain(), h, key); }
+  template <class K>
+  record* make(std::size_t h, const K& key) { return record_pool<record>::make(domain(), h, key); }
   static void discard(record* r) noexcept { record_pool<record>::discard(r); }
 
   // flight_table::insert: one CAS of the slot word, from the word in which the key was seen
@@ -131,7 +134,8 @@ class slots_table {
   }
 
   // flight_table::forget.
-  void forget(std::size_t h, const Key& key) {
+  template <class K>
+  void forget(std::size_t h, const K& key) {
     thread_record& me = domain().local();
     const cleared_at_exit guard{me};
     // The record stays under its hazard while it is unlinked, so its address cannot be reused
@@ -172,7 +176,8 @@ class slots_table {
     record* match;
   };
 
-  seen look(thread_record& me, const atomic<word>& s, std::size_t h, const Key& key) const {
+  template <class K>
+  seen look(thread_record& me, const atomic<word>& s, std::size_t h, const K& key) const {
     for (;;) {
       // (T1) acquire, pairs with (T2): a record or bucket installed by a CAS is seen built.
       const word w = s.load(std::memory_order_acquire);
