@@ -58,6 +58,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -373,6 +374,48 @@ void distinct_noop(benchmark::State& state) {
   finish_thread(state, lt, Impl::record_bytes);
 }
 
+// distinct_string_view: distinct_noop with std::string keys of 25 characters, passed as a
+// std::string_view through a transparent Hash and KeyEqual, so that each lone flight makes one
+// std::string (its record's key) and nothing else. Each thread cycles through 4,096 keys of its
+// own; a key is reused only long after its flight ended.
+struct string_view_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+template <template <class, class, class, class> class Group>
+using string_group = Group<std::string, value_type, string_view_hash, std::equal_to<>>;
+template <class K, class V, class H, class E>
+using group_on_slots = singleflight::group<K, V, H, E>;
+template <class K, class V, class H, class E>
+using group_on_michael_dhp = singleflight::group<K, V, H, E, singleflight::tables::michael_dhp>;
+
+template <class G>
+void distinct_string_view(benchmark::State& state) {
+  static G* g = nullptr;
+  if (state.thread_index() == 0) g = new G();
+  std::vector<std::string> keys;
+  for (int i = 0; i < 4096; ++i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "thread %03d, the key %06d", state.thread_index(), i);
+    keys.emplace_back(buf);  // 25 characters: beyond any small-string buffer
+  }
+  // Google Benchmark starts the timed loops of all threads together, after thread 0 made the group.
+  std::uint64_t i = 0;
+  for (auto _ : state) {
+    const std::string_view k = keys[i++ & 4095];
+    auto r = g->call(k, [] { return value_type{1}; });
+    benchmark::DoNotOptimize(r.value());
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["calls"] = benchmark::Counter(static_cast<double>(state.iterations()),
+                                               benchmark::Counter::kIsRate);
+  if (state.thread_index() == 0) {
+    // The timed loops of every thread have ended when thread 0 leaves its own (Google Benchmark
+    // joins them at the loop's end), so the group can go.
+    delete std::exchange(g, nullptr);
+  }
+}
+
 template <class Impl>
 void hot_key(benchmark::State& state) {
   typename Impl::type& g = *run_group<Impl>;
@@ -686,6 +729,13 @@ void register_all() {
   };
   main_impls::for_each(distinct);
   ablation_impls::for_each(distinct);
+  add("distinct_string_view/group", &distinct_string_view<string_group<group_on_slots>>)->Threads(1)->Threads(2);
+  add("distinct_string_view/group_michael_dhp", &distinct_string_view<string_group<group_on_michael_dhp>>)
+      ->Threads(1)->Threads(2);
+  add("distinct_string_view/mutex_group", &distinct_string_view<string_group<singleflight::mutex_group>>)
+      ->Threads(1)->Threads(2);
+  add("distinct_string_view/sharded_group", &distinct_string_view<string_group<singleflight::sharded_group>>)
+      ->Threads(1)->Threads(2);
   add("floor/atomics", &floor_atomics)->Apply(threads_1_2_8);
 
   main_impls::for_each([&]<class I>() {

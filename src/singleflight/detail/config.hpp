@@ -20,6 +20,14 @@
 #define SINGLEFLIGHT_SPIN_BEFORE_PARK 64
 #endif
 
+// SINGLEFLIGHT_INLINE_VALUE_BYTES: a Value at most this large lives inside the flight's record;
+// a larger one gets an allocation of its own, which the flight's last user frees. A record may
+// outlive its last user for a while (a thread's pool of record blocks, a reclamation that frees
+// retired records in batches), so this bounds what such records hold: README, "Memory".
+#ifndef SINGLEFLIGHT_INLINE_VALUE_BYTES
+#define SINGLEFLIGHT_INLINE_VALUE_BYTES 256
+#endif
+
 // SINGLEFLIGHT_RELACY: when defined, atomic.hpp takes its atomics, parking, thread identity, stop
 // tokens and plain-data probes from the Relacy model checker (proofs/relacy_machine.hpp) instead
 // of the standard library. Only proofs/ defines it.

@@ -59,6 +59,43 @@ struct stop_callback_for<no_stop> {
   };
 };
 
+// Where a flight keeps its value: in the record (small values), or in an allocation of its own
+// (values larger than SINGLEFLIGHT_INLINE_VALUE_BYTES), made when fn returns and freed by the
+// last user, so that a record that outlives its last user never holds a large value's memory.
+template <class Value, bool Inline = sizeof(Value) <= SINGLEFLIGHT_INLINE_VALUE_BYTES>
+class value_slot {
+ public:
+  value_slot() noexcept {}
+  ~value_slot() {}
+  template <class F>
+  void make(F&& fn) {  // no copy when fn returns a Value prvalue
+    ::new (static_cast<void*>(std::addressof(value_))) Value(std::invoke(std::forward<F>(fn)));
+  }
+  Value* get() noexcept { return std::addressof(value_); }
+  const Value* get() const noexcept { return std::addressof(value_); }
+  void destroy() noexcept { value_.~Value(); }
+
+ private:
+  union {
+    Value value_;
+  };
+};
+
+template <class Value>
+class value_slot<Value, false> {
+ public:
+  template <class F>
+  void make(F&& fn) {  // the allocation is freed again if fn throws
+    value_ = new Value(std::invoke(std::forward<F>(fn)));
+  }
+  Value* get() noexcept { return value_; }
+  const Value* get() const noexcept { return value_; }
+  void destroy() noexcept { delete value_; }
+
+ private:
+  Value* value_ = nullptr;
+};
+
 template <class Value>
 class flight {
  public:
@@ -136,10 +173,10 @@ class flight {
 
   // ---- the outcome: written by the leader before close(), read by callers after ----
 
-  // Constructs the value from fn's result in place (no copy when fn returns a Value prvalue).
+  // Constructs the value from fn's result (in place: no copy when fn returns a Value prvalue).
   template <class F>
   void produce(F&& fn) {
-    ::new (static_cast<void*>(std::addressof(value_))) Value(std::invoke(std::forward<F>(fn)));
+    value_.make(std::forward<F>(fn));
     outcome_access_.write();
   }
 
@@ -158,7 +195,7 @@ class flight {
 
   const Value& value() const noexcept {
     outcome_access_.read();
-    return value_;
+    return *value_.get();
   }
 
   void rethrow_if_failed() const {
@@ -174,7 +211,7 @@ class flight {
     // (11) acquire, pairs with the other users' (9): their reads of the value come before the move.
     if (users_.load(std::memory_order_acquire) != 1) return nullptr;
     outcome_access_.write();
-    return std::addressof(value_);
+    return value_.get();
   }
 
   // ---- references ----
@@ -225,7 +262,7 @@ class flight {
     if (error_) {
       error_ = nullptr;
     } else {
-      value_.~Value();
+      value_.destroy();
     }
   }
 
@@ -248,11 +285,9 @@ class flight {
   const reclaim_fn reclaim_;
   [[no_unique_address]] plain_access published_;  // marks the reads of the fields above
 
-  // The outcome: written by the leader before close() — exactly one of value_ (constructed) or
-  // error_ (non-null) — and read by callers only after they observed DONE through (2).
-  union {
-    Value value_;
-  };
+  // The outcome: written by the leader before close() — exactly one of value_ (made) or error_
+  // (non-null) — and read by callers only after they observed DONE through (2).
+  value_slot<Value> value_;
   std::exception_ptr error_;
   [[no_unique_address]] plain_access outcome_access_;  // marks every access to the outcome
 };
