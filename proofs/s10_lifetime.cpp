@@ -5,6 +5,7 @@
 // so a read of it after its destruction is a data race, and the record's memory is freed by
 // Relacy's allocator, so any access after the last release is reported, as is a record never
 // freed. Three threads: random search. Suite s10_take checks result::take() against a reader.
+#include <cstddef>
 #include <optional>
 
 #include "model.hpp"
@@ -12,19 +13,27 @@
 namespace sfmodel {
 namespace {
 
-// A value whose reads and destruction Relacy can see.
-struct probe {
-  explicit probe(int v) { value($) = v; }
-  probe(probe&& other) { value($) = other.get(); }
-  ~probe() { value($) = 0; }
+// A value whose reads and destruction Relacy can see. With Padding above the inline limit
+// (SINGLEFLIGHT_INLINE_VALUE_BYTES), the flight keeps it in an allocation of its own, which
+// Relacy's allocator tracks like the record.
+template <std::size_t Padding>
+struct sized_probe {
+  explicit sized_probe(int v) { value($) = v; }
+  sized_probe(sized_probe&& other) { value($) = other.get(); }
+  ~sized_probe() { value($) = 0; }
   int get() const { return value($); }
   rl::var<int> value;
+  char padding[Padding] = {};
 };
+using probe = sized_probe<1>;
+using large_probe = sized_probe<SINGLEFLIGHT_INLINE_VALUE_BYTES + 1>;
+static_assert(sizeof(large_probe) > SINGLEFLIGHT_INLINE_VALUE_BYTES);
 
-struct s10_lifetime : rl::test_suite<s10_lifetime, 3> {
-  group<probe> g;
+template <class Probe>
+struct s10_lifetime : rl::test_suite<s10_lifetime<Probe>, 3> {
+  group<Probe> g;
   flag running, leader_handed_over, follower_handed_over;
-  std::optional<sf::result<probe>> from_leader, from_follower;  // handed to the third thread
+  std::optional<sf::result<Probe>> from_leader, from_follower;  // handed to the third thread
 
   void thread(unsigned me) {
     if (me == 0) {  // the leader
@@ -86,13 +95,18 @@ struct s10_take : rl::test_suite<s10_take, 2> {
 int main(int argc, char** argv) {
   using namespace sfmodel;
   return model_main(argc, argv, random_search(), [](const search& s) {
-    const bool lifetime = run<s10_lifetime>(
+    const bool lifetime = run<s10_lifetime<probe>>(
         "s10_lifetime", "S10", s,
         {{"release_hold_first", rl::test_result_access_to_freed_memory}});
+    // The same with a value too large for the record (its own allocation, freed by the last user).
+    const bool boxed = run<s10_lifetime<large_probe>>(
+        "s10_lifetime_large_value", "S10", s,
+        {{"release_hold_first", rl::test_result_access_to_freed_memory},
+         {"large_value_never_freed", rl::test_result_memory_leak}});
     const bool take = run<s10_take>(
         "s10_take", "S10", s,
         {{"take_ignores_holders", rl::test_result_data_race},
          {"take_relaxed", rl::test_result_data_race}});
-    return lifetime && take;
+    return lifetime && boxed && take;
   });
 }
