@@ -10,6 +10,9 @@
 // waiting happen outside it.
 #pragma once
 
+#include "singleflight.hpp"  // first: it refuses a compiler not in C++20 mode, in one line
+#if __cplusplus >= 202002L
+
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -21,7 +24,6 @@
 #include <unordered_map>
 #include <utility>
 
-#include "singleflight.hpp"
 
 namespace singleflight {
 namespace detail {
@@ -175,3 +177,5 @@ class sharded_group {
 };
 
 }  // namespace singleflight
+
+#endif  // C++20

@@ -8,11 +8,13 @@
 // (detail/libcds_runtime.hpp). KeyEqual must be a stateless function object.
 #pragma once
 
+#include "singleflight.hpp"  // first: it refuses a compiler not in C++20 mode, in one line
+#if __cplusplus >= 202002L
+
 #include <cds/gc/dhp.h>
 #include <cds/gc/hp.h>
 
 #include "detail/libcds_table.hpp"
-#include "singleflight.hpp"
 
 namespace singleflight::tables {
 
@@ -27,3 +29,5 @@ using michael_hp =
     detail::libcds_table<detail::michael_buckets<cds::gc::HP>, Key, Value, Hash, KeyEqual>;
 
 }  // namespace singleflight::tables
+
+#endif  // C++20
