@@ -1,8 +1,9 @@
 // sf-stress: how a run drives a group, written once for every implementation.
 //
 // A run starts its worker threads together, lets them call until the run's end (a number of
-// requests, a duration, or the last scheduled arrival), joins them, and then checks what can only
-// be checked once everything is quiet: every key is free again (S6), and every key, value and
+// requests, a duration, or the last scheduled arrival; or a SIGINT or SIGTERM, after which no
+// call starts and the calls in flight finish), joins them, and then checks what can only be
+// checked once everything is quiet: every key is free again (S6), and every key, value and
 // exception object the run created is gone (S10).
 //
 // Each call is checked where it returns, against the stamp of the flight it received (tracked.hpp):
@@ -35,6 +36,7 @@
 #include "cancel_timer.hpp"
 #include "checks.hpp"
 #include "clock.hpp"
+#include "interrupt.hpp"
 #include "monitor.hpp"
 #include "run.hpp"
 #include "tracked.hpp"
@@ -60,6 +62,11 @@ struct run_env {
       : spec(s), checks(c), book(b), timer(t), start(threads + 1) {}
 
   void report(invariant which, const std::string& message) { checks.found.report(which, message); }
+
+  // Checked before each call: the run's end, or a signal (which ends it early).
+  bool stopping() const noexcept {
+    return stop.load(std::memory_order_relaxed) || interrupted() != 0;  // see `stop`
+  }
 };
 
 inline std::string key_name(std::uint64_t key) { return "key " + std::to_string(key); }
@@ -249,7 +256,7 @@ void closed_loop(Group& g, worker& w, run_env& env) {
   tighten_timer_slack();
   env.start.arrive_and_wait();
   for (;;) {
-    if (env.stop.load(std::memory_order_relaxed)) break;  // see run_env
+    if (env.stopping()) break;
     if (spec.how == run_spec::drive::requests &&
         env.next.fetch_add(1, std::memory_order_relaxed) >= spec.requests) {  // see run_env
       break;
@@ -279,18 +286,21 @@ void closed_loop(Group& g, worker& w, run_env& env) {
 
 // poisson: arrivals were scheduled in advance; each thread takes the next one, sleeps until its
 // time and calls. An arrival that could not start on time (every thread was busy, or the machine
-// was) is counted late.
+// was) is counted late. A signal during the sleep gives the arrival up (w.skipped_arrival).
 template <class Group>
 void open_loop(Group& g, worker& w, run_env& env) {
   const std::vector<arrival>& arrivals = *env.spec.arrivals;
   tighten_timer_slack();
   env.start.arrive_and_wait();
   for (;;) {
-    if (env.stop.load(std::memory_order_relaxed)) break;  // only if the run could not start
+    if (env.stopping()) break;
     const std::uint64_t i = env.next.fetch_add(1, std::memory_order_relaxed);  // see run_env
     if (i >= arrivals.size()) break;
     const std::int64_t due = env.base_ns + arrivals[i].at_ns;
-    sleep_until_ns(due);
+    if (!sleep_unless_interrupted(due)) {
+      w.skipped_arrival = i;
+      break;
+    }
     const std::int64_t lateness = now_ns() - due;
     w.lateness.record(lateness);
     if (lateness > env.spec.late_ns) ++w.late;
@@ -346,6 +356,8 @@ run_result run_with(const std::shared_ptr<const run_spec>& spec_ptr, Collect col
   // S10 compares against the counts before the run, so that one run's leak is reported once.
   std::int64_t live_before[kCensusKinds];
   for (std::size_t k = 0; k < kCensusKinds; ++k) live_before[k] = census::live(static_cast<census_kind>(k));
+  bool cut_short = false;  // a signal ended the run before its time was up
+  std::uint64_t taken = 0;  // poisson: arrivals handed out (some given up on a signal)
   {
     key_book book(spec.keys, spec.forget > 0);
     std::vector<std::unique_ptr<worker>> workers;
@@ -407,10 +419,14 @@ run_result run_with(const std::shared_ptr<const run_spec>& spec_ptr, Collect col
       const std::int64_t began = spec.how == run_spec::drive::scheduled ? env.base_ns : now_ns();
       start_ns.store(began, std::memory_order_relaxed);  // see its declaration
       if (spec.how == run_spec::drive::timed) {
-        sleep_until_ns(began + planned_ns);
+        cut_short = !sleep_unless_interrupted(began + planned_ns);
         env.stop.store(true, std::memory_order_relaxed);  // see run_env
       }
       for (auto& t : threads) t.join();
+      if (spec.arrivals) {
+        taken = std::min<std::uint64_t>(env.next.load(std::memory_order_relaxed),  // after join
+                                        spec.arrivals->size());
+      }
       result.elapsed_s = static_cast<double>(now_ns() - began) / 1e9;
       if (timer) timer->stop();
 
@@ -420,7 +436,9 @@ run_result run_with(const std::shared_ptr<const run_spec>& spec_ptr, Collect col
     collect();
 
     std::vector<call_span> cancelled_calls;
+    std::vector<std::uint64_t> skipped;
     for (auto& w : workers) {
+      if (w->skipped_arrival != worker::kNoArrival) skipped.push_back(w->skipped_arrival);
       w->graveyard.clear();  // the exceptions' own checks run here
       result.calls += w->calls;
       result.flights += w->flights;
@@ -441,6 +459,21 @@ run_result run_with(const std::shared_ptr<const run_spec>& spec_ptr, Collect col
     }
     if (result.flights > 0) result.fn_mean_ns /= static_cast<double>(result.flights);
     checks.resolve_lone_shared(cancelled_calls);
+
+    // Every call made ran to its end, so every check applies to a run cut short; only the
+    // schedule's optimum must be taken over the arrivals that were called.
+    switch (spec.how) {
+      case run_spec::drive::timed:
+        result.interrupted = cut_short;
+        break;
+      case run_spec::drive::requests:
+        result.interrupted = result.calls < spec.requests;
+        break;
+      case run_spec::drive::scheduled:
+        result.interrupted = result.calls < spec.arrivals->size();
+        if (result.interrupted) result.called_optimum = schedule_optimum_of(spec, taken, skipped);
+        break;
+    }
   }  // workers (and their keys) go here
 
   // S10: with the group, the threads, every result and every exception gone, nothing the run

@@ -283,7 +283,9 @@ void add_flags(CLI::App& app, options& o) {
       "mutex_group and sharded_group.\n");
   app.footer(
       "Exit status: 0 all runs clean, 1 a violation was found, 2 bad flags,\n"
-      "3 the watchdog found a stuck call.\n\n"
+      "3 the watchdog found a stuck call, 130 (SIGINT, Ctrl-C) or 143 (SIGTERM) interrupted:\n"
+      "the run in progress stops early and what was measured is printed (and written);\n"
+      "a second signal exits at once.\n\n"
       "Durations: a number with ns, us, ms, s, m (or min) or h; a bare number is seconds.\n"
       "fn SPEC: sleep:DURATION, spin:DURATION, or sleep:MIN-MAX (uniform per flight).");
   app.set_help_flag();  // no -h: --help is added last, as a flag of its own

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <span>
 #include <string>
 #include <thread>
 
@@ -101,10 +102,26 @@ std::string cpu_model() {
   return "";
 }
 
-}  // namespace
+// A run that a signal cut short: how far it got. Its calls all ran to their end, so every check
+// still holds for them; only the schedule's optimum needs the arrivals that were called.
+std::string interruption_note(const run_result& r) {
+  const run_spec& s = *r.spec;
+  std::string got;
+  if (s.how == run_spec::drive::requests) {
+    got = std::to_string(r.calls) + " of " + std::to_string(s.requests) + " requests, in " +
+          format_ns(r.elapsed_s * 1e9);
+  } else {
+    got = format_ns(r.elapsed_s * 1e9) + " of " + format_ns(s.duration_s * 1e9);
+    if (s.arrivals) {
+      got += " (" + std::to_string(r.calls) + " of " + std::to_string(s.arrivals->size()) +
+             " scheduled arrivals; the optimum for these very arrivals counts only those)";
+    }
+  }
+  return "INTERRUPTED after " + got + ": the row covers the calls made until then; each of them "
+         "ran to its end, so every check applies";
+}
 
-void print_table(std::FILE* out, const std::vector<run_result>& runs) {
-  if (runs.empty()) return;
+void print_one_table(std::FILE* out, std::span<const run_result> runs) {
   const run_spec& first = *runs.front().spec;
   const bool poisson = first.lambda_d.has_value();
   std::fprintf(out, "\n== %s: %s\n", first.workload.c_str(),
@@ -125,6 +142,7 @@ void print_table(std::FILE* out, const std::vector<run_result>& runs) {
   bool marked = false;
   for (const run_result& r : runs) {
     const auto model = r.model_ratio();
+    const std::string impl = r.spec->impl + (r.interrupted ? "!" : "");  // explained below
     std::string lambda = poisson ? fixed(*r.spec->lambda_d, *r.spec->lambda_d < 1 ? 1 : 0) : "";
     std::string over_model = model && *model > 0 ? fixed(r.coalescing_ratio() / *model, 3) : "-";
     if (poisson && r.calls > 0 &&
@@ -133,7 +151,7 @@ void print_table(std::FILE* out, const std::vector<run_result>& runs) {
       marked = true;
     }
     std::fprintf(out, "%-14s %6s %10llu %10llu %7.4f %7s %8s %10s %8s %8s %8s %8s %8s  %s\n",
-                 r.spec->impl.c_str(), lambda.c_str(), static_cast<unsigned long long>(r.calls),
+                 impl.c_str(), lambda.c_str(), static_cast<unsigned long long>(r.calls),
                  static_cast<unsigned long long>(r.flights), r.coalescing_ratio(),
                  model ? fixed(*model, 4).c_str() : "-", over_model.c_str(),
                  si(r.throughput_per_s()).c_str(), lat(r.latency.percentile(0.5)).c_str(),
@@ -167,14 +185,13 @@ void print_table(std::FILE* out, const std::vector<run_result>& runs) {
              " cancelled (stop to return p99 " + lat(r.cancel_latency.percentile(0.99)) +
              ", max " + lat(r.cancel_latency.max()) + ")";
     }
-    if (!note.empty()) {
-      std::string who = r.spec->impl;
-      if (poisson) {
-        who += " λD=";
-        who += fixed(*r.spec->lambda_d, *r.spec->lambda_d < 1 ? 1 : 0);
-      }
-      std::fprintf(out, "   %s: %s\n", who.c_str(), note.c_str());
+    std::string who = r.spec->impl + (r.interrupted ? "!" : "");
+    if (poisson) {
+      who += " λD=";
+      who += fixed(*r.spec->lambda_d, *r.spec->lambda_d < 1 ? 1 : 0);
     }
+    if (!note.empty()) std::fprintf(out, "   %s: %s\n", who.c_str(), note.c_str());
+    if (r.interrupted) std::fprintf(out, "   %s: %s\n", who.c_str(), interruption_note(r).c_str());
   }
   for (const run_result& r : runs) {
     for (const std::string& m : r.messages) {
@@ -182,6 +199,18 @@ void print_table(std::FILE* out, const std::vector<run_result>& runs) {
     }
   }
   std::fflush(out);
+}
+
+}  // namespace
+
+void print_tables(std::FILE* out, std::span<const run_result> runs) {
+  std::size_t from = 0;
+  for (std::size_t i = 1; i <= runs.size(); ++i) {
+    if (i == runs.size() || runs[i].spec->workload != runs[from].spec->workload) {
+      print_one_table(out, runs.subspan(from, i - from));
+      from = i;
+    }
+  }
 }
 
 json run_json(const run_result& r, unsigned round) {
@@ -256,6 +285,7 @@ json run_json(const run_result& r, unsigned round) {
     o["cancelled"] = r.cancelled;
     o["cancel_latency_ns"] = percentiles(r.cancel_latency, false);
   }
+  o["interrupted"] = r.interrupted;
   return o;
 }
 
@@ -335,6 +365,7 @@ json meta_json(const options& opts) {
   m["started_at"] = std::string(when);
   if (opts.soak_s > 0) m["soak_s"] = opts.soak_s;
   m["short_tier"] = opts.short_tier;
+  m["interrupted"] = false;  // main() sets it when a signal cut the runs short
   return m;
 }
 

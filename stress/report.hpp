@@ -2,7 +2,7 @@
 #pragma once
 
 #include <cstdio>
-#include <vector>
+#include <span>
 
 #include <nlohmann/json.hpp>
 
@@ -14,8 +14,9 @@ namespace sfstress {
 // Ordered: keys stay in the order they are set, as in the files under results/.
 using json = nlohmann::ordered_json;
 
-// The table of one workload's runs (all implementations, and every λD for poisson).
-void print_table(std::FILE* out, const std::vector<run_result>& runs);
+// A table per workload (all its implementations, and every λD for poisson), for runs in plan
+// order.
+void print_tables(std::FILE* out, std::span<const run_result> runs);
 
 // {"workload": ..., "implementation": ..., ...} as documented in stress/README.md.
 json run_json(const run_result& r, unsigned round);

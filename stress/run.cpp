@@ -38,7 +38,7 @@ std::optional<double> run_result::model_ratio() const {
 
 std::optional<double> run_result::schedule_optimum() const {
   if (!spec || !spec->lambda_d) return std::nullopt;
-  return spec->schedule_optimum;
+  return called_optimum ? *called_optimum : spec->schedule_optimum;
 }
 
 std::optional<double> run_result::model_ratio_measured_d() const {
@@ -98,6 +98,20 @@ double ideal_ratio(const std::vector<arrival>& arrivals, std::uint64_t keys, std
 }
 
 }  // namespace
+
+double schedule_optimum_of(const run_spec& spec, std::uint64_t taken,
+                           const std::vector<std::uint64_t>& skipped) {
+  std::vector<bool> given_up(taken);
+  for (const std::uint64_t i : skipped) {
+    if (i < taken) given_up[i] = true;
+  }
+  std::vector<arrival> called;
+  called.reserve(taken);
+  for (std::uint64_t i = 0; i < taken; ++i) {
+    if (!given_up[i]) called.push_back((*spec.arrivals)[i]);
+  }
+  return ideal_ratio(called, spec.keys, spec.fn.min_ns);
+}
 
 unsigned usable_cpus() {
 #ifdef __linux__

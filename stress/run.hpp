@@ -83,6 +83,10 @@ struct run_result {
   std::uint64_t late = 0;              // poisson: arrivals dispatched late
   double elapsed_s = 0;
   double fn_mean_ns = 0;  // measured time from fn's start to its publication
+  // A signal ended the run early: the figures cover the calls made until then.
+  bool interrupted = false;
+  // poisson, interrupted: the schedule's optimum over the arrivals that were called.
+  std::optional<double> called_optimum;
 
   histogram latency;         // every call, start to return
   histogram wake;            // followers: leader's publication to the follower's return
@@ -102,7 +106,7 @@ struct run_result {
   }
   // λD/(1+λD) for poisson runs.
   std::optional<double> model_ratio() const;
-  // The ideal ratio on this run's own arrivals (run_spec::schedule_optimum).
+  // The ideal ratio on this run's own arrivals (run_spec::schedule_optimum, or called_optimum).
   std::optional<double> schedule_optimum() const;
   // The same with D replaced by the measured mean fn time.
   std::optional<double> model_ratio_measured_d() const;
@@ -120,6 +124,11 @@ std::string run_label(const run_spec& spec);
 
 // Turns the options into the list of runs, in order: per workload (per λD), per implementation.
 std::vector<std::shared_ptr<const run_spec>> plan_runs(const options& opts, bool progress);
+
+// The ideal ratio on the arrivals of a poisson run that were called: the first `taken` of its
+// schedule, less `skipped` (taken, then given up on a signal).
+double schedule_optimum_of(const run_spec& spec, std::uint64_t taken,
+                           const std::vector<std::uint64_t>& skipped);
 
 // Runs one; violations are in the result. Exits the process with status 3 if the watchdog trips.
 run_result run_one(const std::shared_ptr<const run_spec>& spec);

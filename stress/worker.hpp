@@ -50,6 +50,9 @@ struct worker {
   std::uint64_t calls = 0, flights = 0, followers = 0, forgets = 0;
   std::uint64_t failed_flights = 0, failure_receipts = 0;
   std::uint64_t stop_requests = 0, cancelled = 0, late = 0;
+  // poisson: the arrival this thread took and then gave up, a signal having come while it waited.
+  static constexpr std::uint64_t kNoArrival = ~std::uint64_t{0};
+  std::uint64_t skipped_arrival = kNoArrival;
   std::int64_t fn_time_ns = 0;
   histogram latency, wake, cancel_latency, lateness;
 
