@@ -18,6 +18,10 @@ args=(--workload poisson --poisson-duration 15s --json "$json" "${args[@]}")
 echo "==> running sf-stress ${args[*]}"
 status=0
 "$sf_stress" "${args[@]}" || status=$?
+if ((publish && (status == 130 || status == 143))); then
+  echo "==> interrupted: the published results are left as they were ($json holds the partial run)"
+  exit "$status"
+fi
 plot_stress "$json"
 echo "==> results: $json and its plot beside it"
 exit "$status"
