@@ -197,7 +197,7 @@ next_call:
   fi;
   d_step { calls++; ghost_call_begins(); r = NIL }
 
-  /* detail::with_stop: a token already stopped cancels the call before any lookup */
+  /* group::call_with: a token already stopped cancels the call before any lookup */
   if
   :: me == HOLDER && stop_requested -> goto cancelled
   :: else
