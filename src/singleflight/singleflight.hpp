@@ -46,9 +46,12 @@
 // thread carries no ordering of its own: use the synchronization that passed it along.
 //
 // Lifetime: a result keeps the flight's value alive; copies share it. The value is destroyed when
-// the last result (or waiting caller) lets go, in whichever thread that is. In `group`, the key is
-// destroyed when the table's reclamation frees the record (a later scan by the thread that let
-// go last, or libcds's collector), possibly after the group itself is gone.
+// the last result (or waiting caller) lets go, in whichever thread that is, or moved out by the
+// last holder's take(). A value larger than SINGLEFLIGHT_INLINE_VALUE_BYTES (256) has an
+// allocation of its own, freed then too; a smaller one lives in the record. In `group`, the key
+// (and the record) is freed when the table's reclamation frees the record (a later scan by the
+// thread that let go last, or libcds's collector), possibly after the group itself is gone. What
+// a thread may keep meanwhile is bounded: README, "Memory".
 //
 // Requirements: Key is copy-constructible, hashable by Hash and comparable by KeyEqual (neither
 // may throw for a key that is in flight); Value is move-constructible from what fn returns (not
