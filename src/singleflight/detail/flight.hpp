@@ -228,7 +228,7 @@ class flight {
     std::uint32_t n = users_.load(std::memory_order_acquire);
     do {
       if (n == 0) return false;
-    } while (!users_.compare_exchange_weak(n, n + 1, std::memory_order_acquire,
+    } while (!users_.compare_exchange_weak(n, n + 1, std::memory_order_acquire,  // (7)
                                            std::memory_order_acquire));
     return true;
   }
