@@ -66,6 +66,10 @@ class model_table {
     mu_.unlock(RL_INFO);
     if (r == nullptr) return {sfd::lookup::absent, {}};
     sfd::found<Value> found = sfd::join_guarded<Value>(*r);
+    if (found.what == sfd::lookup::abandoned) {  // still guarded: remove it by identity (S12)
+      (void)erase(*r);
+      found.what = sfd::lookup::closed;
+    }
     mu_.lock(RL_INFO);
     const bool last_guard = --r->guards == 0 && r->unlinked;
     mu_.unlock(RL_INFO);
@@ -121,6 +125,11 @@ template <class Value>
 using group = sf::group<int, Value, std::hash<int>, std::equal_to<int>, model_table>;
 
 using stop_source = sfd::model_stop_source;
+
+// The deadline that alarm `i` stands for (sfd::model_alarm_slot(i)), as call_until takes it.
+inline sfd::model_clock::time_point alarm_time(int i) {
+  return sfd::model_clock::time_point(sfd::model_clock::duration(i));
+}
 
 // ---- ordering the models' own threads ----------------------------------------------------------
 

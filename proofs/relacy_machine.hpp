@@ -20,6 +20,8 @@
 
 #include <atomic>
 #include <bit>
+#include <chrono>
+#include <ratio>
 #include <cassert>
 #include <climits>
 #include <concepts>
@@ -221,13 +223,19 @@ class model_stop_token {
 class model_stop_source {
  public:
   model_stop_source() : state_(new model_stop_state) {}
-  model_stop_source(const model_stop_source&) = delete;
-  model_stop_source& operator=(const model_stop_source&) = delete;
+  // No state: its token can never be stopped (std::stop_source(std::nostopstate)).
+  explicit model_stop_source(std::nullptr_t) noexcept : state_(nullptr) {}
+  model_stop_source(model_stop_source&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+  model_stop_source& operator=(model_stop_source&& other) noexcept {
+    std::swap(state_, other.state_);
+    return *this;
+  }
   ~model_stop_source() { delete state_; }
 
   model_stop_token get_token() const noexcept { return model_stop_token(state_); }
 
   bool request_stop() noexcept {
+    if (state_ == nullptr) return false;
     model_stop_state& s = *state_;
     // (M2) acq_rel: the release half pairs with (M1) and (M4); the acquire half orders a second
     // requester after the first, so only one runs the callbacks.
@@ -310,6 +318,112 @@ template <>
 struct stop_callback_for<model_stop_token> {
   template <class F>
   using type = model_stop_callback<F>;
+};
+
+inline void yield_now(here at = here::current()) noexcept { rl::yield(1, relacy_info(at)); }
+
+// ---- fn's stop token (S12) ---------------------------------------------------------------------
+
+using fn_stop_source = model_stop_source;
+using fn_stop_token = model_stop_token;
+inline fn_stop_source no_fn_stop_source() noexcept { return fn_stop_source(nullptr); }
+
+// ---- time ------------------------------------------------------------------------------------------
+//
+// A model has no clock. A deadline is an alarm that a model thread rings when the model says the
+// deadline has passed; everything the library does at a deadline hangs off that ring:
+//   deadline::passed()     the alarm has rung;
+//   deadline_callback<F>   runs F when the alarm rings (on the ringing thread), deregisters on
+//                          destruction (the deadline agent's guarantees, deadline_agent.hpp);
+//   parker::wait_until     returns when signalled or when the alarm rings.
+// Models name deadlines as time points of `model_clock` (its count is the alarm's index), so
+// that they call the public call_until() like any user.
+
+class model_alarm {
+ public:
+  void ring() noexcept { source_.request_stop(); }
+  model_stop_token token() const noexcept { return source_.get_token(); }
+
+ private:
+  model_stop_source source_;
+};
+
+struct deadline {
+  model_alarm* alarm = nullptr;
+
+  static deadline never() noexcept { return {}; }
+  bool finite() const noexcept { return alarm != nullptr; }
+  bool passed() const noexcept { return alarm != nullptr && alarm->token().stop_requested(); }
+  model_stop_token token() const noexcept { return alarm != nullptr ? alarm->token() : model_stop_token(); }
+  deadline resolve() const noexcept { return *this; }
+};
+
+template <class F>
+class deadline_callback : model_stop_callback<F> {
+ public:
+  deadline_callback(const deadline& d, F f) : model_stop_callback<F>(d.token(), std::move(f)) {}
+};
+
+// A model's alarms, named by index: model_clock::time_point(model_clock::duration(i)) is alarm i.
+inline constexpr int kModelAlarms = 4;
+inline model_alarm*& model_alarm_slot(int i) {
+  static model_alarm* alarms[kModelAlarms] = {};
+  return alarms[i];
+}
+
+struct model_clock {
+  using rep = int;
+  using period = std::ratio<1>;
+  using duration = std::chrono::duration<int>;
+  using time_point = std::chrono::time_point<model_clock>;
+  static constexpr bool is_steady = true;
+  static time_point now() noexcept { return time_point(); }
+};
+
+// call_until's deadline for a model_clock time point: alarm i.
+template <class Duration>
+deadline deadline_at(std::chrono::time_point<model_clock, Duration> t) {
+  return deadline{model_alarm_slot(static_cast<int>(t.time_since_epoch().count()))};
+}
+
+// call_for's: a model has no durations (it calls call_until with a model_clock time point).
+template <class Rep, class Period>
+deadline deadline_after(std::chrono::duration<Rep, Period>) {
+  static_assert(sizeof(Rep) == 0, "a model names its deadlines with call_until and model_clock");
+  return {};
+}
+
+// One waiting caller's wake-up channel (deadline_agent.hpp's parker), on Relacy's mutex and
+// condition variable; a timed wait ends when the deadline's alarm rings.
+class parker {
+ public:
+  void signal(unsigned bits, here at = here::current()) noexcept {
+    m_.lock(relacy_info(at));
+    bits_(relacy_info(at)) = bits_(relacy_info(at)) | bits;
+    cv_.notify_one(relacy_info(at));
+    m_.unlock(relacy_info(at));
+  }
+
+  unsigned wait(unsigned mask, here at = here::current()) noexcept {
+    m_.lock(relacy_info(at));
+    while ((bits_(relacy_info(at)) & mask) == 0) cv_.wait(m_, relacy_info(at));
+    const unsigned seen = bits_(relacy_info(at));
+    m_.unlock(relacy_info(at));
+    return seen;
+  }
+
+  unsigned wait_until(unsigned mask, const deadline& d, here at = here::current()) noexcept {
+    auto ring = [this]() noexcept { signal(kRang); };
+    const model_stop_callback<decltype(ring)> on_alarm(d.token(), ring);
+    const unsigned seen = wait(mask | kRang, at);
+    return (seen & mask) != 0 ? seen : 0;
+  }
+
+ private:
+  static constexpr unsigned kRang = 1u << 31;
+  rl::mutex m_;
+  rl::condition_variable cv_;
+  rl::var<unsigned> bits_{0};
 };
 
 }  // namespace singleflight::detail

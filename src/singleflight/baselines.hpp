@@ -36,20 +36,26 @@ class locked_flights {
  public:
   // `key` is a Key, or a type the transparent Hash and KeyEqual take (lookup_key): the map looks
   // it up as it is, and a leader makes one Key from it, in the map's node.
-  template <class K, class F, class Stop>
-  result<Value> call(const K& key, F&& fn, const Stop& stop, lifetime_check& lifetime) {
-    if (stop.stop_requested()) throw cancelled();  // before joining or starting anything (S7)
+  template <class K, class F, class Stop, class Deadline>
+  result<Value> call(const K& key, F&& fn, const Stop& stop, const Deadline& d,
+                     lifetime_check& lifetime) {
+    calls::check_not_over(stop, d);  // before joining or starting anything (S7)
     std::unique_lock lock(mu_);
     if (auto it = map_.find(key); it != map_.end()) {
       // The finder's step every table takes. A record in the map is never closed (its leader
-      // removes it, under this lock, first), so it joins unless this thread leads the flight.
+      // removes it, under this lock, first), so it joins unless this thread leads the flight or
+      // the flight was abandoned (S12): then it is removed, and this caller leads a new one.
       found<Value> found = join_guarded(*it->second);
       if (found.what == lookup::reentrant) throw reentrant_call();
-      lock.unlock();
-      return calls::follow(std::move(found.joined), stop);
+      if (found.what == lookup::joined) {
+        lock.unlock();
+        return calls::follow(std::move(found.joined), stop, d);
+      }
+      map_.erase(it);
     }
     auto* r = new record();
     try {
+      if (may_be_abandoned<F>(stop, d)) r->make_abandonable();
       map_.emplace(Key(key), r);
     } catch (...) {
       delete r;
@@ -57,7 +63,8 @@ class locked_flights {
     }
     lifetime.started();
     lock.unlock();
-    return calls::lead(flight_ref<Value>::adopt(r), std::forward<F>(fn), [this, &key, r, &lifetime]() noexcept {
+    return calls::lead(flight_ref<Value>::adopt(r), std::forward<F>(fn), stop, d,
+                       [this, &key, r, &lifetime]() noexcept {
       std::lock_guard relock(mu_);
       // By identity: after forget(key) the map may hold a newer flight.
       if (auto it = map_.find(key); it != map_.end() && it->second == r) map_.erase(it);
@@ -85,7 +92,8 @@ class locked_flights {
 
 // The baseline, faithful to Go's package: one std::mutex + std::unordered_map.
 template <class Key, class Value, class Hash = std::hash<Key>, class KeyEqual = std::equal_to<Key>>
-class mutex_group {
+class mutex_group
+    : public detail::call_forms<mutex_group<Key, Value, Hash, KeyEqual>, Key, Value, Hash, KeyEqual> {
   static_assert(detail::check_group_types<Key, Value, Hash, KeyEqual>());
 
  public:
@@ -93,20 +101,7 @@ class mutex_group {
   mutex_group(const mutex_group&) = delete;
   mutex_group& operator=(const mutex_group&) = delete;
 
-  template <class K = Key, class F>
-  result<Value> call(const K& key, F&& fn) {
-    return call(key, std::forward<F>(fn), detail::no_stop{});
-  }
-
-  template <class K = Key, class F, detail::stoppable_token StopToken = std::stop_token>
-  result<Value> call(const K& key, F&& fn, StopToken stop) {
-    if constexpr (detail::call_is_usable<K, F, Key, Value, Hash, KeyEqual>()) {
-      return flights_.call(detail::lookup_key_from<Key, Hash, KeyEqual>(key), std::forward<F>(fn),
-                           stop, lifetime_);
-    } else {
-      return detail::unusable<result<Value>>();
-    }
-  }
+  // call, call_for, call_until: detail::call_forms (singleflight.hpp).
 
   template <class K = Key>
     requires detail::call_key<K, Key, Hash, KeyEqual>
@@ -115,6 +110,13 @@ class mutex_group {
   }
 
  private:
+  friend class detail::call_forms<mutex_group, Key, Value, Hash, KeyEqual>;
+
+  template <class K, class F, class Stop, class Deadline>
+  result<Value> call_with(const K& key, F&& fn, const Stop& stop, const Deadline& d) {
+    return flights_.call(key, std::forward<F>(fn), stop, d, lifetime_);
+  }
+
   detail::locked_flights<Key, Value, Hash, KeyEqual> flights_;
   // Last, so destroyed first: a group destroyed mid-flight is reported before its map goes.
   [[no_unique_address]] detail::lifetime_check lifetime_{"singleflight::mutex_group"};
@@ -124,7 +126,8 @@ class mutex_group {
 // different shards never contend. The shard count defaults to
 // std::thread::hardware_concurrency(), rounded up to a power of two.
 template <class Key, class Value, class Hash = std::hash<Key>, class KeyEqual = std::equal_to<Key>>
-class sharded_group {
+class sharded_group
+    : public detail::call_forms<sharded_group<Key, Value, Hash, KeyEqual>, Key, Value, Hash, KeyEqual> {
   static_assert(detail::check_group_types<Key, Value, Hash, KeyEqual>());
 
  public:
@@ -134,20 +137,7 @@ class sharded_group {
   sharded_group(const sharded_group&) = delete;
   sharded_group& operator=(const sharded_group&) = delete;
 
-  template <class K = Key, class F>
-  result<Value> call(const K& key, F&& fn) {
-    return call(key, std::forward<F>(fn), detail::no_stop{});
-  }
-
-  template <class K = Key, class F, detail::stoppable_token StopToken = std::stop_token>
-  result<Value> call(const K& key, F&& fn, StopToken stop) {
-    if constexpr (detail::call_is_usable<K, F, Key, Value, Hash, KeyEqual>()) {
-      const auto& k = detail::lookup_key_from<Key, Hash, KeyEqual>(key);
-      return shard_for(k).call(k, std::forward<F>(fn), stop, lifetime_);
-    } else {
-      return detail::unusable<result<Value>>();
-    }
-  }
+  // call, call_for, call_until: detail::call_forms (singleflight.hpp).
 
   template <class K = Key>
     requires detail::call_key<K, Key, Hash, KeyEqual>
@@ -159,6 +149,13 @@ class sharded_group {
   std::size_t shard_count() const noexcept { return mask_ + 1; }
 
  private:
+  friend class detail::call_forms<sharded_group, Key, Value, Hash, KeyEqual>;
+
+  template <class K, class F, class Stop, class Deadline>
+  result<Value> call_with(const K& key, F&& fn, const Stop& stop, const Deadline& d) {
+    return shard_for(key).call(key, std::forward<F>(fn), stop, d, lifetime_);
+  }
+
   // A cache line (two on parts that prefetch in pairs) per shard, so that shards never share one.
   struct alignas(128) shard : detail::locked_flights<Key, Value, Hash, KeyEqual> {};
 

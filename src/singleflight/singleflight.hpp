@@ -24,10 +24,12 @@
 //       absent key does nothing.
 //   S6  When fn returns or throws, every caller returns without help from another thread, and
 //       the key is free again.
-//   S7  A caller whose stop_token is requested while it waits throws `cancelled` promptly; the
-//       flight and its other callers are unaffected. A caller whose token is already stopped
-//       throws `cancelled` without joining or starting a flight. The leader always runs fn to
-//       the end and is never cancelled.
+//   S7  A caller whose stop_token is requested while it waits throws `cancelled` promptly; one
+//       whose deadline (call_for, call_until) passes while it waits throws `deadline_exceeded`
+//       promptly. The flight and its other callers are unaffected, and no other caller is even
+//       woken. A token already stopped or a deadline already passed throws before joining or
+//       starting anything. The leader runs fn in its own thread, so once fn has started the
+//       leader's outcome is fn's outcome: it never throws `cancelled` or `deadline_exceeded`.
 //   S8  Memory ordering: everything fn did happens-before every caller's return from call().
 //   S9  A slow flight for one key never delays a call for another key.
 //   S10 A flight's record (and its value) is freed when its last holder — caller or result —
@@ -35,6 +37,14 @@
 //       violation; builds without NDEBUG report it and abort.
 //   S11 Calling into the same key from inside its own fn on the same thread throws
 //       `reentrant_call` instead of deadlocking.
+//   S12 An fn that accepts a std::stop_token receives one that is requested when, and only when,
+//       no caller of its flight is waiting any more: every follower has left by S7, and so has
+//       the leader, which counts as waiting until its own token is requested or its own
+//       deadline passes (acted on while it is inside fn; a leader with neither always waits).
+//       From then on the flight takes no new callers: a later call starts a new flight, and the
+//       abandoned flight's completion never removes it. fn's answer (a value, or an exception of
+//       its own) is the leader's outcome. With deadlines, fn's token is requested at the latest
+//       deadline of the callers still waiting.
 //
 // Progress: in `group`, finding, registering and removing a flight are lock-free (by default
 // the project's own table: one compare-and-swap per registration and per removal, hazard
@@ -71,6 +81,7 @@
 #else
 
 #include <cassert>
+#include <chrono>
 #include <cstddef>
 #include <exception>
 #include <functional>
@@ -92,6 +103,13 @@ namespace singleflight {
 struct cancelled : std::exception {
   const char* what() const noexcept override {
     return "singleflight: the caller's stop_token was requested while it waited for a flight";
+  }
+};
+
+// Thrown to a caller whose deadline passed while it waited for a flight (S7).
+struct deadline_exceeded : cancelled {
+  const char* what() const noexcept override {
+    return "singleflight: the caller's deadline passed while it waited for a flight";
   }
 };
 
@@ -181,17 +199,30 @@ namespace detail {
 // implementation.
 struct calls {
   // The leader of the flight `f` it has just registered.
-  template <class Value, class F, class Unregister>
-  static result<Value> lead(flight_ref<Value> f, F&& fn, Unregister&& unregister) {
-    const bool shared = detail::lead(*f, std::forward<F>(fn), std::forward<Unregister>(unregister));
+  template <class Value, class F, class Stop, class Deadline, class Unregister>
+  static result<Value> lead(flight_ref<Value> f, F&& fn, const Stop& stop, const Deadline& d,
+                            Unregister&& unregister) {
+    const bool shared =
+        detail::lead(*f, std::forward<F>(fn), stop, d, std::forward<Unregister>(unregister));
     return result<Value>(std::move(f), shared, /*leader=*/true);
   }
 
   // A follower that has joined `f`.
-  template <class Value, class Stop>
-  static result<Value> follow(flight_ref<Value> f, const Stop& stop) {
-    if (!detail::follow(*f, stop)) throw cancelled();
+  template <class Value, class Stop, class Deadline>
+  static result<Value> follow(flight_ref<Value> f, const Stop& stop, const Deadline& d) {
+    switch (detail::follow(*f, stop, d)) {
+      case waited::closed: break;
+      case waited::stopped: throw cancelled();
+      case waited::timed_out: throw deadline_exceeded();
+    }
     return result<Value>(std::move(f), /*shared=*/true, /*leader=*/false);
+  }
+
+  // A call's checks before it joins or starts anything (S7).
+  template <class Stop, class Deadline>
+  static void check_not_over(const Stop& stop, const Deadline& d) {
+    if (stop.stop_requested()) throw cancelled();
+    if (d.passed()) throw deadline_exceeded();
   }
 };
 
@@ -211,6 +242,70 @@ decltype(auto) lookup_key_from(const K& key) {
   }
 }
 
+// The public forms of a call, written once for every implementation (`group` and the
+// baselines): each checks the call's requirements, makes the lookup key and the deadline, and
+// hands them to the implementation's call_with(key, fn, stop, deadline).
+template <class Impl, class Key, class Value, class Hash, class KeyEqual>
+class call_forms {
+ public:
+  // Go: Do. Runs fn as the leader of a new flight for key, or waits for the flight in progress.
+  // `key` is a Key, or, when Hash and KeyEqual are transparent, anything they hash and compare
+  // with a Key (a std::string_view for a std::string Key, say): then a follower makes no Key and
+  // a leader makes one, in its record.
+  template <class K = Key, class F>
+  result<Value> call(const K& key, F&& fn) {
+    return call_checked<K>(key, std::forward<F>(fn), no_stop{}, no_deadline{});
+  }
+
+  // As above; a follower stops waiting and throws `cancelled` when `stop` is requested (S7).
+  // `stop` is a std::stop_token (or another token type with its interface, see
+  // stoppable_token).
+  template <class K = Key, class F, stoppable_token StopToken = std::stop_token>
+  result<Value> call(const K& key, F&& fn, StopToken stop) {
+    return call_checked<K>(key, std::forward<F>(fn), stop, no_deadline{});
+  }
+
+  // As call(); a follower stops waiting and throws `deadline_exceeded` when `timeout` has passed
+  // (S7), and, if fn takes a std::stop_token, the leader leaves at that time too (S12). A timeout
+  // that is not positive throws at once; one too long for the steady clock is no deadline.
+  template <class K = Key, class F, class Rep, class Period>
+  result<Value> call_for(const K& key, F&& fn, std::chrono::duration<Rep, Period> timeout) {
+    return call_checked<K>(key, std::forward<F>(fn), no_stop{},
+                           deadline_after(timeout));
+  }
+  template <class K = Key, class F, class Rep, class Period,
+            stoppable_token StopToken = std::stop_token>
+  result<Value> call_for(const K& key, F&& fn, std::chrono::duration<Rep, Period> timeout,
+                         StopToken stop) {
+    return call_checked<K>(key, std::forward<F>(fn), stop, deadline_after(timeout));
+  }
+
+  // As call_for(), with a deadline on any clock, read once (time_point::max() is no deadline).
+  template <class K = Key, class F, class Clock, class Duration>
+  result<Value> call_until(const K& key, F&& fn, std::chrono::time_point<Clock, Duration> deadline) {
+    return call_checked<K>(key, std::forward<F>(fn), no_stop{},
+                           deadline_at(deadline));
+  }
+  template <class K = Key, class F, class Clock, class Duration,
+            stoppable_token StopToken = std::stop_token>
+  result<Value> call_until(const K& key, F&& fn, std::chrono::time_point<Clock, Duration> deadline,
+                           StopToken stop) {
+    return call_checked<K>(key, std::forward<F>(fn), stop, deadline_at(deadline));
+  }
+
+
+ private:
+  template <class K, class F, class Stop, class Deadline>
+  result<Value> call_checked(const K& key, F&& fn, const Stop& stop, const Deadline& d) {
+    if constexpr (call_is_usable<K, F, Key, Value, Hash, KeyEqual>()) {
+      return static_cast<Impl&>(*this).call_with(lookup_key_from<Key, Hash, KeyEqual>(key),
+                                                 std::forward<F>(fn), stop, d);
+    } else {
+      return unusable<result<Value>>();
+    }
+  }
+};
+
 }  // namespace detail
 
 // Where `group` keeps its flight records: a table is an alias template Table<Key, Value, Hash,
@@ -227,7 +322,8 @@ using slots = detail::slots_table<Key, Value, Hash, KeyEqual>;
 template <class Key, class Value, class Hash = std::hash<Key>, class KeyEqual = std::equal_to<Key>,
           template <class, class, class, class> class Table = tables::slots>
   requires detail::flight_table<Table<Key, Value, Hash, KeyEqual>, Key, Value>
-class group {
+class group : public detail::call_forms<group<Key, Value, Hash, KeyEqual, Table>, Key, Value, Hash,
+                                        KeyEqual> {
   using table = Table<Key, Value, Hash, KeyEqual>;
   using record = typename table::record;
   static_assert(detail::check_group_types<Key, Value, Hash, KeyEqual>());
@@ -241,26 +337,8 @@ class group {
   group(const group&) = delete;
   group& operator=(const group&) = delete;
 
-  // Go: Do. Runs fn as the leader of a new flight for key, or waits for the flight in progress.
-  // `key` is a Key, or, when Hash and KeyEqual are transparent, anything they hash and compare
-  // with a Key (a std::string_view for a std::string Key, say): then a follower makes no Key and
-  // a leader makes one, in its record.
-  template <class K = Key, class F>
-  result<Value> call(const K& key, F&& fn) {
-    return call(key, std::forward<F>(fn), detail::no_stop{});
-  }
-
-  // As above; a follower stops waiting and throws `cancelled` when `stop` is requested (S7).
-  // `stop` is a std::stop_token (or another token type with its interface, see
-  // detail::stoppable_token).
-  template <class K = Key, class F, detail::stoppable_token StopToken = std::stop_token>
-  result<Value> call(const K& key, F&& fn, StopToken stop) {
-    if constexpr (detail::call_is_usable<K, F, Key, Value, Hash, KeyEqual>()) {
-      return call_with(detail::lookup_key_from<Key, Hash, KeyEqual>(key), std::forward<F>(fn), stop);
-    } else {
-      return detail::unusable<result<Value>>();
-    }
-  }
+  // call(key, fn[, stop]), call_for(key, fn, timeout[, stop]), call_until(key, fn, deadline[,
+  // stop]): detail::call_forms above.
 
   // Go: Forget. Later calls for key start a new flight; callers of the current one are unaffected.
   template <class K = Key>
@@ -271,21 +349,26 @@ class group {
   }
 
  private:
-  template <class K, class F, class Stop>
-  result<Value> call_with(const K& key, F&& fn, const Stop& stop) {
-    if (stop.stop_requested()) throw cancelled();  // before joining or starting anything (S7)
+  friend class detail::call_forms<group, Key, Value, Hash, KeyEqual>;
+
+  template <class K, class F, class Stop, class Deadline>
+  result<Value> call_with(const K& key, F&& fn, const Stop& stop, const Deadline& d) {
+    detail::calls::check_not_over(stop, d);  // before joining or starting anything (S7)
     const std::size_t h = hash_(key);
     for (;;) {
       detail::found<Value> found = table_.find(h, key);
       switch (found.what) {
         case detail::lookup::reentrant: throw reentrant_call();
-        case detail::lookup::joined: return detail::calls::follow(std::move(found.joined), stop);
-        case detail::lookup::closed: continue;  // it is out of the table: look again
+        case detail::lookup::joined: return detail::calls::follow(std::move(found.joined), stop, d);
+        case detail::lookup::closed:     // it is out of the table: look again
+        case detail::lookup::abandoned:  // the table has removed it: look again
+          continue;
         case detail::lookup::absent: break;
       }
       record* r = table_.make(h, key);
       bool registered;
       try {
+        if (detail::may_be_abandoned<F>(stop, d)) r->make_abandonable();
         registered = table_.insert(*r);
       } catch (...) {  // out of memory in the table: nothing was registered
         table::discard(r);
@@ -296,7 +379,7 @@ class group {
         continue;
       }
       lifetime_.started();
-      return detail::calls::lead(detail::flight_ref<Value>::adopt(r), std::forward<F>(fn),
+      return detail::calls::lead(detail::flight_ref<Value>::adopt(r), std::forward<F>(fn), stop, d,
                                  [this, r]() noexcept {
                                    table_.erase(*r);
                                    lifetime_.finished();

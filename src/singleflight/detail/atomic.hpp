@@ -1,12 +1,14 @@
 // singleflight::detail — internal; the one seam between the protocol and the machine.
 //
 // Everything the protocol does that a model checker must see goes through the names below:
-// atomics (detail::atomic<T>), parking and waking (detail::wait, detail::notify_all), the calling
-// thread's identity (this_thread_tag), accesses to plain data that crosses threads
-// (plain_access), and stop tokens (stop_callback_for). Normal builds get the standard library
-// here. proofs/ defines SINGLEFLIGHT_RELACY and puts its own directory on the include path, and
-// gets the Relacy model checker's versions (proofs/relacy_machine.hpp) under the same names, so
-// the models check the shipped protocol, not a copy.
+// atomics (detail::atomic<T>), parking and waking (detail::wait, detail::notify_all, and a
+// caller's own `parker`), the calling thread's identity (this_thread_tag), accesses to plain data
+// that crosses threads (plain_access), stop tokens (stop_callback_for, and the source and token
+// that fn receives: fn_stop_source, fn_stop_token), and time (deadline, deadline_callback, in
+// deadline_agent.hpp). Normal builds get the standard library here. proofs/ defines
+// SINGLEFLIGHT_RELACY and puts its own directory on the include path, and gets the Relacy model
+// checker's versions (proofs/relacy_machine.hpp) under the same names, so the models check the
+// shipped protocol, not a copy.
 #pragma once
 
 #include <concepts>
@@ -28,6 +30,9 @@ struct stop_callback_for {};
 #include <atomic>
 #include <cstdint>
 #include <stop_token>
+#include <thread>
+
+#include "deadline_agent.hpp"
 
 namespace singleflight::detail {
 
@@ -56,6 +61,9 @@ inline void spin_pause() noexcept {
 #endif
 }
 
+// Lets another thread run: a waiter for a lock held only for a few pointer writes.
+inline void yield_now() noexcept { std::this_thread::yield(); }
+
 // The address of a thread-local object: unique among live threads, and cheap to read. A flight
 // records its leader's tag so that a call from inside fn into the same key can be refused (S11).
 inline const void* this_thread_tag() noexcept {
@@ -77,6 +85,12 @@ struct stop_callback_for<std::stop_token> {
   template <class F>
   using type = std::stop_callback<F>;
 };
+
+// What an fn that accepts a stop token receives (S12): the token of a source that the flight
+// owns and requests when its last caller has left.
+using fn_stop_source = std::stop_source;
+using fn_stop_token = std::stop_token;
+inline fn_stop_source no_fn_stop_source() noexcept { return fn_stop_source(std::nostopstate); }
 
 }  // namespace singleflight::detail
 

@@ -7,14 +7,29 @@
 //
 // State machine (one word, paper/design.md §2; the numbered sites are the rows of §6):
 //
-//   OPEN ──follower try_join──▶ OPEN|JOINED ──follower about to park──▶ …|WAITERS
-//     │                                                                   │
-//     └──────────── leader close(): sets DONE, notifies if WAITERS ◀──────┘
+//   OPEN ──follower try_join──▶ OPEN|JOINED ──follower about to park──▶ …|WAITERS or …|LISTED
+//     │                                                                        │
+//     ├──────────── leader close(): sets DONE, wakes WAITERS and LISTED ◀──────┘
+//     │
+//     └── (abandonable flights) last caller leaves before the close ──▶ ABANDONED (S12)
 //
 //   The leader writes the outcome, removes the record from its table by identity, then closes.
-//   A follower joins only if its fetch_or of JOINED finds DONE clear; one that finds DONE set
-//   never became a caller and retries its lookup (the record is already out of the table). So
-//   the JOINED bit the leader reads at close is exactly "some follower joined" (S4).
+//   A follower joins only if its read-modify-write of JOINED finds DONE (and ABANDONED) clear;
+//   one that finds DONE set never became a caller and retries its lookup (the record is already
+//   out of the table). So the JOINED bit the leader reads at close is exactly "some follower
+//   joined" (S4).
+//
+// Waiting. A follower without a stop token or deadline parks on the state word (WAITERS tells
+// close() to notify it). A follower with either parks on a parker of its own, linked into the
+// flight's list of waiters (LISTED tells close() to walk the list): its stop callback or its
+// deadline wakes only that parker, so a caller that leaves wakes nobody else (S7).
+//
+// Abandonment (S12). When fn takes a stop token and the leader may leave (it has a token or a
+// deadline), the flight counts its waiting callers in the state word's high bits: the leader
+// from the start, each follower from its join. A caller that leaves before the close takes
+// itself off the count; the one that takes it to zero sets ABANDONED and requests fn's stop.
+// From then on joins fail, so the flight takes no new callers; whoever finds it abandoned in
+// its table removes it (by identity) and looks again, registering a new flight.
 //
 // Lifetime invariant (S10):
 //   - users_ counts whoever may read the outcome: the leader from creation until it returns or
@@ -26,8 +41,10 @@
 //     pointer guards the record). When holds_ reaches zero the record goes to its table's
 //     reclaim function: the mutex baselines free it; the own table (slots_table.hpp), which keeps
 //     no hold, retires it to its hazard-pointer domain, which frees it once no reader guards it.
-//   - Whoever wakes parked followers (the leader in close(), a stop callback in interrupt()) holds
-//     a user reference for the whole notify_all, so a wake-up never lands on freed memory.
+//   - Whoever wakes waiters or leaves (the leader in close(), a stop callback or the deadline
+//     agent acting for a caller) does so while that caller holds its user reference, so a
+//     wake-up never lands on freed memory. A waiter's parker is on its own stack: close() is
+//     done with a node once it has signalled it, and a leaving waiter unlinks its node first.
 #pragma once
 
 #include <cstddef>
@@ -50,12 +67,38 @@ struct no_stop {
   static constexpr bool stop_possible() noexcept { return false; }
 };
 
+// A deadline that never comes: a call without one compiles no clock reading.
+struct no_deadline {
+  static constexpr bool finite() noexcept { return false; }
+  static constexpr bool passed() noexcept { return false; }
+  static constexpr no_deadline resolve() noexcept { return {}; }
+};
+
+// The callback that acts when deadline type `D` passes: for a deadline, the agent's
+// (deadline_agent.hpp); none for no_deadline.
+template <class D>
+struct deadline_callback_for {
+  template <class F>
+  using type = deadline_callback<F>;
+};
+template <>
+struct deadline_callback_for<no_deadline> {
+  template <class F>
+  struct type {
+    template <class G>
+    type(const no_deadline&, G&&) noexcept {}
+  };
+};
+template <class D, class F>
+using deadline_callback_for_t = typename deadline_callback_for<D>::template type<F>;
+
 // A stop that never comes needs no callback (follow() registers none for it).
 template <>
 struct stop_callback_for<no_stop> {
   template <class F>
   struct type {
-    type(const no_stop&, F&&) noexcept {}
+    template <class G>
+    type(const no_stop&, G&&) noexcept {}
   };
 };
 
@@ -96,6 +139,21 @@ class value_slot<Value, false> {
   Value* value_ = nullptr;
 };
 
+// What a follower's attempt to join found.
+enum class join_result { joined, closed, abandoned };
+
+// A follower with a stop token or a deadline, waiting: its wake-up channel and its links in the
+// flight's list of waiters. Lives on the follower's stack; close() signals kClosed once it is
+// done with the node, and a follower never returns while close() may still reach its node.
+struct waiter {
+  static constexpr unsigned kClosed = 1;   // close() has finished with this node
+  static constexpr unsigned kStopped = 2;  // the follower's stop token was requested
+
+  parker park;
+  waiter* prev = nullptr;  // guarded by the flight's list lock
+  waiter* next = nullptr;  // guarded by the flight's list lock
+};
+
 template <class Value>
 class flight {
  public:
@@ -111,46 +169,96 @@ class flight {
   flight& operator=(const flight&) = delete;
   ~flight() {}  // the outcome is destroyed by the last user, never here
 
-  // ---- who leads (S11) ----
+  // ---- who leads (S11), and whether the flight can be abandoned (S12) ----
 
   bool led_by_this_thread() const noexcept {
     published_.read();
     return leader_ == this_thread_tag();
   }
 
-  // ---- the protocol: join, close, wait, interrupt ----
+  // Leader, before the record is published: the flight counts its waiting callers, starting
+  // with the leader, and owns the stop source whose token fn receives.
+  void make_abandonable() {
+    abandon_ = fn_stop_source();
+    abandonable_ = true;
+    state_.store(kCaller, std::memory_order_relaxed);  // relaxed: published with the record
+    published_.write();
+  }
 
-  // Follower, holding a user reference. False means the flight closed before this caller could
-  // join: it is not a caller of this flight and must look the key up again.
-  [[nodiscard]] bool try_join() noexcept {
-    // (1) acq_rel, pairs with (2): a join is seen by the close, a failed join sees the unlink.
-    const std::uint32_t prev = state_.fetch_or(kJoined, std::memory_order_acq_rel);
-    return (prev & kDone) == 0;
+  bool abandonable() const noexcept {
+    published_.read();
+    return abandonable_;
+  }
+
+  // The token fn receives: requested when the flight is abandoned; never, if it cannot be.
+  fn_stop_token fn_token() const noexcept {
+    published_.read();
+    return abandon_.get_token();
+  }
+
+  // ---- the protocol: join, close, wait, leave ----
+
+  // Follower, holding a user reference. `closed` or `abandoned` means this caller did not join:
+  // it is not a caller of this flight and must look the key up again.
+  [[nodiscard]] join_result try_join() noexcept {
+    published_.read();
+    if (!abandonable_) {
+      // (1) acq_rel, pairs with (2): a join is seen by the close, a failed join sees the unlink.
+      const std::uint32_t prev = state_.fetch_or(kJoined, std::memory_order_acq_rel);
+      return (prev & kDone) == 0 ? join_result::joined : join_result::closed;
+    }
+    // The same, counting the follower among the waiting callers, unless the count already
+    // reached zero (then no new caller may join, S12).
+    std::uint32_t s = state_.load(std::memory_order_relaxed);  // relaxed: the CAS decides
+    for (;;) {
+      if ((s & kDone) != 0) return join_result::closed;
+      if ((s & kAbandoned) != 0) return join_result::abandoned;
+      // (1) acq_rel, pairs with (2) as above, and with (14): a join and a leave are ordered.
+      if (state_.compare_exchange_weak(s, (s + kCaller) | kJoined, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {  // (1)
+        return join_result::joined;
+      }
+    }
+  }
+
+  // Whether the flight was abandoned: a table that finds it so removes it.
+  bool abandoned() const noexcept {
+    // (15) acquire, pairs with (14): the abandonment is seen with what preceded it.
+    return (state_.load(std::memory_order_acquire) & kAbandoned) != 0;
   }
 
   // Leader, after writing the outcome and removing the record from its table, holding its user
   // reference. Returns whether any follower joined (the leader's shared()).
   bool close() noexcept {
-    // (2) acq_rel, pairs with (1) and (3)-(5): publishes the outcome; sees every join and WAITERS.
+    // (2) acq_rel, pairs with (1), (3)-(6) and (14): publishes the outcome; sees every join,
+    // WAITERS and LISTED.
     const std::uint32_t prev = state_.fetch_or(kDone, std::memory_order_acq_rel);
     if ((prev & kWaiters) != 0) notify_all(state_);
+    if ((prev & kListed) != 0) wake_listed();
     return (prev & kJoined) != 0;
   }
 
-  // Follower, after a successful try_join. Returns true once the flight is closed, false if
-  // `stop` was requested first. Spins briefly, then parks on the state word.
-  template <class Stop>
-  [[nodiscard]] bool wait_until_closed(const Stop& stop) noexcept {
+  // Follower, after a successful try_join: re-reads the state word a few times (with a CPU
+  // pause between reads) in case the flight is about to close. True once it is closed.
+  [[nodiscard]] bool closed_after_spin() noexcept {
     // (3) acquire, pairs with (2): once DONE is seen, the outcome is visible (S8).
     std::uint32_t s = state_.load(std::memory_order_acquire);
     for (int i = 0; (s & kDone) == 0 && i < SINGLEFLIGHT_SPIN_BEFORE_PARK; ++i) {
       spin_pause();
       s = state_.load(std::memory_order_acquire);  // (3)
     }
+    return (s & kDone) != 0;
+  }
+
+  // Follower without a stop token or deadline, after a successful try_join: spins briefly, then
+  // parks on the state word until the flight is closed.
+  void wait_until_closed() noexcept {
+    if (closed_after_spin()) return;
+    // (3) acquire, pairs with (2), as above.
+    std::uint32_t s = state_.load(std::memory_order_acquire);
     while ((s & kDone) == 0) {
-      if (stop.stop_requested()) return false;
       if ((s & kWaiters) == 0) {
-        // (4) acquire, pairs with (2) and (6): a close or stop request before it is seen.
+        // (4) acquire, pairs with (2): a close before it is seen.
         s = state_.fetch_or(kWaiters, std::memory_order_acquire) | kWaiters;
         continue;
       }
@@ -158,17 +266,64 @@ class flight {
       wait(state_, s, std::memory_order_acquire);
       s = state_.load(std::memory_order_acquire);  // (3)
     }
-    return true;
   }
 
-  // Stop callback of a waiting follower, which holds a user reference until the callback has
-  // been deregistered: changes the word so that parked followers wake and re-check their tokens.
-  // The other followers wake too, find DONE clear and park again: a cancellation costs one wake-up
-  // of every parked follower of the flight.
-  void interrupt() noexcept {
-    // (6) release, pairs with (3)-(5): a follower woken by the new epoch sees its stop request.
-    const std::uint32_t prev = state_.fetch_add(kEpoch, std::memory_order_release);
-    if ((prev & kWaiters) != 0) notify_all(state_);
+  // Follower with a stop token or deadline, after a successful try_join: links `w` into the
+  // list of waiters that close() signals. False if the flight has closed already (then the
+  // outcome is visible and `w` was not linked).
+  [[nodiscard]] bool enlist(waiter& w) noexcept {
+    lock_list();
+    // (6) acquire, pairs with (2): a close before it is seen with the outcome. A close after it
+    // sees LISTED, and takes the list lock after this follower has let go of it (12)-(13).
+    const std::uint32_t prev = state_.fetch_or(kListed, std::memory_order_acquire);
+    const bool open = (prev & kDone) == 0;
+    if (open) {
+      list_access_.write();
+      w.next = waiters_;
+      if (waiters_ != nullptr) waiters_->prev = &w;
+      waiters_ = &w;
+    }
+    unlock_list();
+    return open;
+  }
+
+  // Follower leaving (its token was requested or its deadline passed): unlinks `w`. False if
+  // close() has taken the list already: then close() will signal `w` (kClosed), and the
+  // follower must wait for that signal and take the outcome: the close came first.
+  [[nodiscard]] bool delist(waiter& w) noexcept {
+    lock_list();
+    list_access_.write();
+    const bool linked = !detached_;
+    if (linked) {
+      if (w.prev != nullptr) {
+        w.prev->next = w.next;
+      } else {
+        waiters_ = w.next;
+      }
+      if (w.next != nullptr) w.next->prev = w.prev;
+    }
+    unlock_list();
+    return linked;
+  }
+
+  // A caller stops waiting before the close: a follower that left (its token or deadline), or
+  // the leader (by the same, acted on by a callback while fn runs). Nothing happens unless the
+  // flight counts its callers; there, the caller that takes the count to zero abandons the
+  // flight: no caller can use fn's answer any more, so fn's token is requested (S12).
+  void leave() noexcept {
+    published_.read();
+    if (!abandonable_) return;
+    std::uint32_t s = state_.load(std::memory_order_relaxed);  // relaxed: the CAS decides
+    std::uint32_t next;
+    do {
+      if ((s & kDone) != 0) return;  // closed: nothing to abandon
+      next = s - kCaller;
+      if ((next & kCallerMask) == 0) next |= kAbandoned;
+      // (14) acq_rel, pairs with (1), (15) and itself: the count changes in one order, and the
+      // leaver that abandons has seen every join and leave before it.
+    } while (!state_.compare_exchange_weak(s, next, std::memory_order_acq_rel,
+                                           std::memory_order_relaxed));  // relaxed: re-read
+    if ((next & kAbandoned) != 0) abandon_.request_stop();
   }
 
   // ---- the outcome: written by the leader before close(), read by callers after ----
@@ -266,24 +421,68 @@ class flight {
     }
   }
 
+  // close(), when LISTED was set: takes the whole list under the lock, so that no waiter can
+  // unlink itself any more (delist() sees `detached_`), then signals each waiter outside it. A
+  // node's `next` is read before its waiter is signalled, since the waiter may return at once.
+  void wake_listed() noexcept {
+    lock_list();
+    list_access_.write();
+    detached_ = true;
+    waiter* w = std::exchange(waiters_, nullptr);
+    unlock_list();
+    while (w != nullptr) {
+      waiter* const next = w->next;
+      w->park.signal(waiter::kClosed);
+      w = next;
+    }
+  }
+
+  // The list lock: held for a few pointer writes (enlist, delist) or the detach in
+  // wake_listed(), never while anybody is woken. Only callers with a token or a deadline, and
+  // the close of a flight that had such callers, ever take it.
+  void lock_list() noexcept {
+    // (12) acquire, pairs with (13): the list as the previous holder left it.
+    while (list_lock_.exchange(1, std::memory_order_acquire) != 0) {
+      // Relaxed: only a hint that the lock may be free; the exchange above takes it.
+      while (list_lock_.load(std::memory_order_relaxed) != 0) yield_now();
+    }
+  }
+  void unlock_list() noexcept {
+    // (13) release, pairs with (12): the next holder sees this holder's writes to the list.
+    list_lock_.store(0, std::memory_order_release);
+  }
+
   // The state word. DONE is set once, by the leader, when the outcome is written and the record
   // is out of the table; JOINED by a follower that joined before DONE; WAITERS by a follower
-  // about to park, telling close() and interrupt() that notify_all is needed. The bits above are
-  // an epoch that interrupt() bumps so that parked followers wake; it wraps around harmlessly.
+  // about to park on the word, LISTED by one that linked a parker of its own, telling close()
+  // whom it must wake; ABANDONED by the caller that left last (S12). In a flight that can be
+  // abandoned, the bits from kCaller up count its waiting callers.
   static constexpr std::uint32_t kDone = 1u << 0;
   static constexpr std::uint32_t kJoined = 1u << 1;
   static constexpr std::uint32_t kWaiters = 1u << 2;
-  static constexpr std::uint32_t kEpoch = 1u << 3;
+  static constexpr std::uint32_t kListed = 1u << 3;
+  static constexpr std::uint32_t kAbandoned = 1u << 4;
+  static constexpr std::uint32_t kCaller = 1u << 8;
+  static constexpr std::uint32_t kCallerMask = ~(kCaller - 1);
 
   atomic<std::uint32_t> state_{0};
   atomic<std::uint32_t> users_{1};
   atomic<std::uint32_t> holds_;
+  atomic<std::uint32_t> list_lock_{0};
   const bool table_hold_;  // a table holds the record too (libcds): holds_ starts at 2
 
-  // Written by the leader's thread at creation, before the record is published; read-only after.
+  // Written by the leader's thread before the record is published; read-only after.
+  bool abandonable_ = false;
   const void* const leader_ = this_thread_tag();
   const reclaim_fn reclaim_;
+  fn_stop_source abandon_ = no_fn_stop_source();  // requested by leave() at abandonment
   [[no_unique_address]] plain_access published_;  // marks the reads of the fields above
+
+  // The waiters with a parker of their own (guarded by the list lock), and whether close() has
+  // taken them.
+  waiter* waiters_ = nullptr;
+  bool detached_ = false;
+  [[no_unique_address]] plain_access list_access_;  // marks every access to the list
 
   // The outcome: written by the leader before close() — exactly one of value_ (made) or error_
   // (non-null) — and read by callers only after they observed DONE through (2).

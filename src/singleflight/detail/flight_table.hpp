@@ -24,7 +24,8 @@
 //                          the finder's step on it (join_guarded) while the table still guards
 //                          the record from being freed. Linearizes at the read that found the
 //                          record, or found none. Returns `joined` with the follower's reference,
-//                          or `absent`, `closed` or `reentrant` with none. May throw
+//                          or `absent`, `closed` or `reentrant` with none. A record the step finds
+//                          abandoned (S12) is removed by identity before find() returns `closed`. May throw
 //                          std::bad_alloc only before it looked (a thread's first call may
 //                          allocate its per-thread state).
 //

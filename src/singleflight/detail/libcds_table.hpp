@@ -116,6 +116,16 @@ class libcds_table {
     set_.find(probe<K>{h, &key}, [&](record& r, const probe<K>&) { step.emplace(join_guarded<Value>(r)); });
     runtime::traversal_done();
     if (!step) return {lookup::absent, {}};
+    if (step->what == lookup::abandoned) {
+      // Out of find's guard now: look the key up again under a guard of its own, and remove what
+      // is registered only if it is abandoned (the abandoned record, or a newer one that was
+      // abandoned too; never a live flight), by identity (S12).
+      if (auto guarded = set_.get(probe<K>{h, &key}); guarded && guarded->abandoned()) {
+        erase(*guarded);
+      }
+      runtime::traversal_done();  // after `guarded` let go
+      return {lookup::closed, {}};
+    }
     return std::move(*step);
   }
 

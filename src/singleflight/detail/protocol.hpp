@@ -48,6 +48,7 @@ class flight_ref {
 enum class lookup {
   absent,     // no record is registered: try to register one
   closed,     // a record was found but had closed: it is out of the table, look again
+  abandoned,  // a record was found abandoned (S12): the table removes it, then looks again
   reentrant,  // the registered record is led by the calling thread (S11)
   joined,     // the caller joined the registered flight and holds a user reference to it
 };
@@ -69,14 +70,65 @@ found<Value> join_guarded(flight<Value>& f) noexcept {
   if (f.led_by_this_thread()) return {lookup::reentrant, {}};
   if (!f.try_add_user()) return {lookup::closed, {}};
   flight_ref<Value> ref = flight_ref<Value>::adopt(&f);
-  if (!f.try_join()) return {lookup::closed, {}};  // `ref` lets go here, under the guard
-  return {lookup::joined, std::move(ref)};
+  switch (f.try_join()) {  // `ref` lets go on a failed join, under the guard
+    case join_result::joined: return {lookup::joined, std::move(ref)};
+    case join_result::closed: return {lookup::closed, {}};
+    case join_result::abandoned: return {lookup::abandoned, {}};
+  }
+  return {lookup::closed, {}};
+}
+
+// Whether fn takes the flight's stop token (S12). An fn that can be called either way gets it.
+template <class F>
+concept takes_stop_token = std::invocable<F, fn_stop_token>;
+
+// Whether a leader with `stop` and `d` may leave its flight, so that a flight whose fn takes a
+// token must count its callers (flight::make_abandonable) before it is published.
+template <class F, class Stop, class Deadline>
+bool may_be_abandoned(const Stop& stop, const Deadline& d) noexcept {
+  if constexpr (!takes_stop_token<F> || (std::is_same_v<Stop, no_stop> &&
+                                         std::is_same_v<Deadline, no_deadline>)) {
+    return false;
+  } else {
+    return stop.stop_possible() || d.finite();
+  }
+}
+
+// Runs `body` (fn) for the leader of `f`; in an abandonable flight, with the leader's departure
+// armed on its stop token and on its deadline. The departure happens at most once.
+template <class F, class Value, class Stop, class Deadline, class Body>
+void run_leader(flight<Value>& f, const Stop& stop, const Deadline& d, Body&& body) {
+  if constexpr (std::is_same_v<Stop, no_stop> && std::is_same_v<Deadline, no_deadline>) {
+    body();
+  } else {
+    if (!f.abandonable()) return body();
+    struct departure {
+      flight<Value>& f;
+      // Relaxed: only picks the one callback that leaves; leave() orders itself (14).
+      atomic<bool> gone{false};
+      void operator()() noexcept {
+        if (!gone.exchange(true, std::memory_order_relaxed)) f.leave();
+      }
+    } leaving{f};
+    auto by_stop = [&leaving]() noexcept { leaving(); };
+    auto by_deadline = [&leaving]() noexcept { leaving(); };
+    const stop_callback_for_t<Stop, decltype(by_stop)> on_stop(stop, by_stop);
+    const auto at = d.resolve();  // reads the clock only now, and only for a finite deadline
+    const deadline_callback_for_t<std::remove_const_t<decltype(at)>, decltype(by_deadline)> on_deadline(at, by_deadline);
+    body();
+  }
 }
 
 // The leader's half: runs fn into the record `f` it has just registered, removes the record from
-// its table (`unregister`, by identity: it does nothing if forget() removed it first; it must not
-// throw, since a flight that cannot be removed cannot be closed), and closes the flight. Returns
-// whether any follower joined; rethrows fn's exception, the object every follower rethrows (S3).
+// its table (`unregister`, by identity: it does nothing if forget() or a finder of the abandoned
+// flight removed it first; it must not throw, since a flight that cannot be removed cannot be
+// closed), and closes the flight. Returns whether any follower joined; rethrows fn's exception,
+// the object every follower rethrows (S3).
+//
+// In an abandonable flight, the leader leaves while fn runs when its token is requested (a stop
+// callback, in the requesting thread) or its deadline passes (a deadline callback, on the
+// deadline agent's thread), whichever comes first; both are deregistered before fn's outcome is
+// published. The leader's own outcome is fn's, whatever happened meanwhile.
 //
 // fn's exception is captured in the handler and everything else happens after it: the handler
 // does nothing that synchronizes. (Under the model checker all model threads share one OS thread,
@@ -84,8 +136,8 @@ found<Value> join_guarded(flight<Value>& f) noexcept {
 // thread's exception be rethrown here.) The exception std::current_exception cannot capture —
 // the forced unwinding of a cancelled thread, or a foreign exception — must leave through its
 // handler, so only that case closes the flight inside the handler and rethrows with `throw;`.
-template <class Value, class F, class Unregister>
-bool lead(flight<Value>& f, F&& fn, Unregister&& unregister) {
+template <class Value, class F, class Stop, class Deadline, class Unregister>
+bool lead(flight<Value>& f, F&& fn, const Stop& stop, const Deadline& d, Unregister&& unregister) {
   static_assert(std::is_nothrow_invocable_v<Unregister&>);
   auto fail_and_close = [&](std::exception_ptr e) noexcept {
     f.fail(std::move(e));  // an empty e becomes a std::runtime_error saying what happened
@@ -94,7 +146,13 @@ bool lead(flight<Value>& f, F&& fn, Unregister&& unregister) {
   };
   std::exception_ptr error;
   try {
-    f.produce(std::forward<F>(fn));
+    if constexpr (takes_stop_token<F>) {
+      run_leader<F>(f, stop, d, [&] {
+        f.produce([&]() -> decltype(auto) { return std::invoke(std::forward<F>(fn), f.fn_token()); });
+      });
+    } else {
+      f.produce(std::forward<F>(fn));
+    }
   } catch (...) {
     error = std::current_exception();
     if (!error) {
@@ -110,25 +168,50 @@ bool lead(flight<Value>& f, F&& fn, Unregister&& unregister) {
   return f.close();
 }
 
+// How a follower's wait ended.
+enum class waited { closed, stopped, timed_out };
+
 // The follower's half, after a successful join: waits for the flight to close and rethrows its
-// exception if it failed. False if `stop` was requested first (the caller leaves, S7). While the
-// follower may park, a stop callback stands ready to wake it; the callback is deregistered
-// (waiting for it if it is running on another thread) before this returns, so it never touches
-// a record the follower has let go.
-template <class Value, class Stop>
-bool follow(flight<Value>& f, const Stop& stop) {
-  bool closed;
-  if constexpr (std::is_same_v<Stop, no_stop>) {
-    closed = f.wait_until_closed(stop);
-  } else if (!stop.stop_possible()) {
-    closed = f.wait_until_closed(no_stop{});
-  } else {
-    auto wake = [&f]() noexcept { f.interrupt(); };
-    const stop_callback_for_t<Stop, decltype(wake)> registration(stop, wake);
-    closed = f.wait_until_closed(stop);
+// exception if it failed, or leaves when `stop` is requested or `d` passes (S7). A follower with
+// neither parks on the flight's state word. One with either parks on a parker of its own, which
+// only the close, its own stop callback and its own deadline wake: leaving wakes nobody else.
+// The stop callback is deregistered (waiting for it if it is running on another thread) before
+// this returns, so it never touches a parker that is gone.
+template <class Value, class Stop, class Deadline>
+waited follow(flight<Value>& f, const Stop& stop, const Deadline& d) {
+  waited how = waited::closed;
+  if constexpr (std::is_same_v<Stop, no_stop> && std::is_same_v<Deadline, no_deadline>) {
+    f.wait_until_closed();
+  } else if (!stop.stop_possible() && !d.finite()) {
+    f.wait_until_closed();
+  } else if (!f.closed_after_spin()) {
+    how = wait_listed(f, stop, d);
   }
-  if (closed) f.rethrow_if_failed();
-  return closed;
+  if (how == waited::closed) f.rethrow_if_failed();
+  return how;
+}
+
+// follow() for a caller with a stop token or a deadline, after the spin found the flight open.
+template <class Value, class Stop, class Deadline>
+waited wait_listed(flight<Value>& f, const Stop& stop, const Deadline& d) {
+  waiter w;
+  if (!f.enlist(w)) return waited::closed;
+  auto on_stop = [&w]() noexcept { w.park.signal(waiter::kStopped); };
+  const stop_callback_for_t<Stop, decltype(on_stop)> registration(stop, on_stop);
+  const unsigned mask = waiter::kClosed | waiter::kStopped;
+  unsigned seen;
+  if constexpr (std::is_same_v<Deadline, no_deadline>) {
+    seen = w.park.wait(mask);
+  } else {
+    seen = d.finite() ? w.park.wait_until(mask, d.resolve()) : w.park.wait(mask);
+  }
+  if ((seen & waiter::kClosed) != 0) return waited::closed;
+  if (!f.delist(w)) {  // the close came first and is signalling this node: take its outcome
+    (void)w.park.wait(waiter::kClosed);
+    return waited::closed;
+  }
+  f.leave();
+  return (seen & waiter::kStopped) != 0 ? waited::stopped : waited::timed_out;
 }
 
 // Counts a group's flights in progress when SINGLEFLIGHT_CHECK_LIFETIME is on, and reports a

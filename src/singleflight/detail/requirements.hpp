@@ -12,6 +12,8 @@
 #include <functional>
 #include <type_traits>
 
+#include "atomic.hpp"
+
 namespace singleflight::detail {
 
 // Hash and KeyEqual both declare is_transparent, as C++20's unordered containers ask before they
@@ -39,10 +41,23 @@ concept lookup_key =
 template <class K, class Key, class Hash, class KeyEqual>
 concept call_key = lookup_key<K, Key, Hash, KeyEqual> || std::convertible_to<const K&, Key>;
 
-// fn, as a call runs it: with no argument, returning something Value can be made from.
+// fn, as a call runs it: with the flight's stop token if it takes one (S12), else with no
+// argument.
+template <class F>
+concept callable_loader = std::invocable<F, fn_stop_token> || std::invocable<F>;
+
+template <class F>
+struct loader_result : std::invoke_result<F> {};
+template <class F>
+  requires std::invocable<F, fn_stop_token>
+struct loader_result<F> : std::invoke_result<F, fn_stop_token> {};
+template <class F>
+using loader_result_t = typename loader_result<F>::type;
+
+// fn returning something Value can be made from.
 template <class F, class Value>
-concept loader = std::invocable<F> && !std::is_void_v<std::invoke_result_t<F>> &&
-                 std::constructible_from<Value, std::invoke_result_t<F>>;
+concept loader = callable_loader<F> && !std::is_void_v<loader_result_t<F>> &&
+                 std::constructible_from<Value, loader_result_t<F>>;
 
 // What a group's Key, Hash and Value must be. A group checks them when its type is completed,
 // with static_assert(check_group_types<...>()): the function always returns true, and its
@@ -78,17 +93,18 @@ constexpr bool call_is_usable() {
                   "it (to look up by another type, give the group a Hash and a KeyEqual that are "
                   "both transparent, as for std::unordered_map)");
     return false;
-  } else if constexpr (!std::invocable<F>) {
-    static_assert(std::invocable<F>,
-                  "singleflight: fn must be callable with no arguments, e.g. [&] { return load(key); }");
+  } else if constexpr (!callable_loader<F>) {
+    static_assert(callable_loader<F>,
+                  "singleflight: fn must be callable with no arguments or with one std::stop_token, "
+                  "e.g. [&] { return load(key); }");
     return false;
-  } else if constexpr (std::is_void_v<std::invoke_result_t<F>>) {
-    static_assert(!std::is_void_v<std::invoke_result_t<F>>,
+  } else if constexpr (std::is_void_v<loader_result_t<F>>) {
+    static_assert(!std::is_void_v<loader_result_t<F>>,
                   "singleflight: fn must return a value; use a small struct or std::monostate for "
                   "a call whose only outcome is success or an exception");
     return false;
-  } else if constexpr (!std::constructible_from<Value, std::invoke_result_t<F>>) {
-    static_assert(std::constructible_from<Value, std::invoke_result_t<F>>,
+  } else if constexpr (!std::constructible_from<Value, loader_result_t<F>>) {
+    static_assert(std::constructible_from<Value, loader_result_t<F>>,
                   "singleflight: Value cannot be made from what fn returns");
     return false;
   } else {

@@ -96,7 +96,12 @@ class slots_table {
     const cleared_at_exit guard{me};
     record* r = look(me, slot(h), h, key).match;
     if (r == nullptr) return {lookup::absent, {}};
-    return join_guarded<Value>(*r);
+    found<Value> step = join_guarded<Value>(*r);
+    if (step.what != lookup::abandoned) return step;
+    // Abandoned (S12): remove it by identity while it is still guarded, so that its address
+    // cannot have been reused by a newer flight, and let the caller look again.
+    (void)unlink(me, h, r);
+    return {lookup::closed, {}};
   }
 
   // flight_table::make and discard.
