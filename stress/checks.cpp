@@ -8,8 +8,8 @@
 namespace sfstress {
 
 const char* name_of(invariant which) noexcept {
-  static constexpr std::array<const char*, kInvariants> names{"S1", "S2", "S3", "S4",
-                                                              "S5", "S6", "S7", "S10"};
+  static constexpr std::array<const char*, kInvariants> names{"S1", "S2", "S3", "S4", "S5",
+                                                              "S6", "S7", "S10", "S12"};
   return names[static_cast<std::size_t>(which)];
 }
 
@@ -89,15 +89,34 @@ run_checks* the_run = nullptr;
 run_checks* current_run() noexcept { return the_run; }
 void set_current_run(run_checks* run) noexcept { the_run = run; }
 
-key_book::key_book(std::size_t keys, bool with_forget)
+key_book::key_book(std::size_t keys, bool with_forget, bool with_abandonment)
     : keys_(keys),
       with_forget_(with_forget),
+      with_abandonment_(with_abandonment),
       plain_(std::make_unique<plain_key[]>(keys)),
-      forget_(with_forget ? std::make_unique<forget_key[]>(keys) : nullptr),
+      forget_(with_forget || with_abandonment ? std::make_unique<forget_key[]>(keys) : nullptr),
       counts_(std::make_unique<forget_counts[]>(keys)) {}
 
 void key_book::enter(std::uint64_t key, std::uint64_t flight,
-                     std::uint64_t forgets_finished_before_call, violations& found) {
+                     std::uint64_t forgets_finished_before_call, violations& found,
+                     const std::stop_token& fn_token) {
+  if (with_abandonment_) {
+    const execution mine{flight, 0, 0, fn_token};
+    forget_key& k = forget_[key];
+    std::lock_guard lock(k.mu);
+    for (const execution& other : k.running) {
+      // A token requested now stays requested: such an overlap is explained already.
+      const bool explained = mine.fn_token.stop_requested() || other.fn_token.stop_requested();
+      std::lock_guard noted(overlaps_mu_);
+      if (explained) {
+        ++explained_;
+      } else {
+        overlaps_.push_back({key, other, mine});
+      }
+    }
+    k.running.push_back(mine);
+    return;
+  }
   if (!with_forget_) {
     plain_key& k = plain_[key];
     const std::uint32_t others = k.running.fetch_add(1, std::memory_order_relaxed);
@@ -112,7 +131,7 @@ void key_book::enter(std::uint64_t key, std::uint64_t flight,
   }
   // Read after this flight registered, so it counts every forget that could have removed a flight
   // registered before this one (see the class comment).
-  const execution mine{flight, forgets_finished_before_call, forgets_begun(key)};
+  const execution mine{flight, forgets_finished_before_call, forgets_begun(key), {}};
   forget_key& k = forget_[key];
   std::lock_guard lock(k.mu);
   for (const execution& other : k.running) {
@@ -129,7 +148,7 @@ void key_book::enter(std::uint64_t key, std::uint64_t flight,
 }
 
 void key_book::leave(std::uint64_t key, std::uint64_t flight) {
-  if (!with_forget_) {
+  if (!with_forget_ && !with_abandonment_) {
     plain_[key].running.fetch_sub(1, std::memory_order_relaxed);
     return;
   }
@@ -138,6 +157,23 @@ void key_book::leave(std::uint64_t key, std::uint64_t flight) {
   auto it = std::find_if(k.running.begin(), k.running.end(),
                          [flight](const execution& e) { return e.flight == flight; });
   if (it != k.running.end()) k.running.erase(it);
+}
+
+std::uint64_t key_book::resolve_overlaps(violations& found) {
+  std::lock_guard lock(overlaps_mu_);
+  for (const overlap& o : overlaps_) {
+    if (o.first.fn_token.stop_requested() || o.second.fn_token.stop_requested()) {
+      ++explained_;
+      continue;
+    }
+    found.report(invariant::s1, "key " + std::to_string(o.key) + ": " +
+                                    flight_name(o.second.flight) + " started fn while " +
+                                    flight_name(o.first.flight) +
+                                    " ran, and neither was abandoned (the stop token of neither "
+                                    "fn was ever requested), so neither can have left the table");
+  }
+  overlaps_.clear();
+  return explained_;
 }
 
 }  // namespace sfstress

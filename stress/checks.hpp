@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,8 +19,8 @@
 namespace sfstress {
 
 // The semantics of DESIGN.md that the harness checks while it runs.
-enum class invariant : unsigned { s1, s2, s3, s4, s5, s6, s7, s10 };
-inline constexpr std::size_t kInvariants = 8;
+enum class invariant : unsigned { s1, s2, s3, s4, s5, s6, s7, s10, s12 };
+inline constexpr std::size_t kInvariants = 9;
 const char* name_of(invariant which) noexcept;
 
 class violations {
@@ -110,18 +111,35 @@ class current_run_scope {
 // *begun* before A's call would not do as A's mark: a forget can begin before A's call and erase A
 // after A registers.) The check may miss an overlap right after a forget; it never reports a legal
 // one.
+//
+// With abandonment (S12, the deadline workload, which never calls forget()): a flight whose
+// callers have all left is abandoned, leaves the table, and its fn, if it takes a stop token, has
+// that token requested; a later call starts a new flight while the old fn may still run (until
+// it looks at its token, or to its end). So two executions may overlap only if one of them was
+// abandoned: its fn's token was requested. The flight is marked abandoned before its token is
+// requested, and a new flight can start in between, so an overlap whose tokens are both still
+// unrequested is only noted here and judged by resolve_overlaps() once the run's threads have
+// been joined: by then every abandonment has requested its token (the caller that abandons does
+// so before it returns; the deadline agent, acting for a leader, before that leader's call
+// returns).
 class key_book {
  public:
-  key_book(std::size_t keys, bool with_forget);
+  key_book(std::size_t keys, bool with_forget, bool with_abandonment = false);
 
   std::size_t size() const noexcept { return keys_; }
   bool with_forget() const noexcept { return with_forget_; }
 
   // fn of `flight` for `key` starts / ends. `forgets_finished_before_call`: forgets_finished(key)
-  // read before the leader's call began.
+  // read before the leader's call began. `fn_token`: the token fn received (with abandonment;
+  // an fn without one passes an empty token, which is never requested).
   void enter(std::uint64_t key, std::uint64_t flight, std::uint64_t forgets_finished_before_call,
-             violations& found);
+             violations& found, const std::stop_token& fn_token = {});
   void leave(std::uint64_t key, std::uint64_t flight);
+
+  // With abandonment, after the run's threads are joined: reports every overlap of which
+  // neither execution had its token requested (S1), and returns how many overlaps there were
+  // that an abandonment explained (a new flight's fn started while an abandoned one's still ran).
+  std::uint64_t resolve_overlaps(violations& found);
 
   // forget(key) brackets, and their counts. Sequentially consistent, all of them: the arguments
   // above (and the S5 check in driver.hpp) compare counts read on different threads, before and
@@ -150,6 +168,11 @@ class key_book {
     std::uint64_t flight;
     std::uint64_t finished_before_call;  // forgets finished before its leader's call began
     std::uint64_t begun_at_start;        // forgets begun when its fn started
+    std::stop_token fn_token;            // with abandonment: the token its fn received
+  };
+  struct overlap {
+    std::uint64_t key;
+    execution first, second;
   };
   struct forget_key {
     std::mutex mu;
@@ -160,9 +183,13 @@ class key_book {
 
   std::size_t keys_;
   bool with_forget_;
+  bool with_abandonment_;
   std::unique_ptr<plain_key[]> plain_;
   std::unique_ptr<forget_key[]> forget_;
   std::unique_ptr<forget_counts[]> counts_;
+  std::mutex overlaps_mu_;
+  std::vector<overlap> overlaps_;   // guarded by overlaps_mu_: not explained yet
+  std::uint64_t explained_ = 0;     // guarded by overlaps_mu_: explained already
 };
 
 }  // namespace sfstress

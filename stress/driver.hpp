@@ -15,7 +15,8 @@
 //   S7  `cancelled` reaches only callers whose stop was requested, never the one that ran fn, and
 //       promptly; a stopped caller does not keep waiting for the flight; a token stopped before
 //       the call cancels it before it joins or runs anything.
-// and fn checks S1 as it starts (key_book).
+// and fn checks S1 as it starts (key_book). The deadline workload has a checked call of its own
+// (deadline_call), which adds deadlines to S7 and checks abandonment (S12).
 #pragma once
 
 #include <singleflight/baselines.hpp>
@@ -24,10 +25,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <latch>
 #include <memory>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -49,7 +54,7 @@ struct run_env {
   const run_spec& spec;
   run_checks& checks;
   key_book& book;
-  cancel_timer* timer;  // churn with cancellations only
+  cancel_timer* timer;  // churn with cancellations, and deadline, only
   std::latch start;
   // Relaxed: only tells the workers to stop looping (the run's time is up, or it could not start
   // all its threads); what they did reaches the main thread through join.
@@ -104,6 +109,39 @@ inline void check_receipt(run_env& env, const worker& w, std::uint64_t key,
     env.report(invariant::s5, "a follower of " + key_name(key) + " joined " +
                                   flight_name(got.flight) + " although a forget() of the key "
                                   "begun after that flight started had finished before the call");
+  }
+}
+
+// A call that threw `cancelled` (S7): only a caller whose stop was requested, never the one that
+// ran fn, and within --cancel-bound of the request.
+inline void check_cancelled(run_env& env, worker& w, std::uint64_t key, const cancel_ticket* ticket,
+                            std::int64_t t0, std::int64_t t1) {
+  ++w.cancelled;
+  w.latency.record(t1 - t0);
+  w.cancelled_calls.push_back({key, t0, t1});
+  if (w.led_flight != 0) {
+    env.report(invariant::s7, "the caller that ran fn for " + key_name(key) + " (" +
+                                  flight_name(w.led_flight) + ") was cancelled; the leader "
+                                  "must run fn to the end and return its outcome");
+  }
+  if (ticket == nullptr) {
+    env.report(invariant::s7, "a call for " + key_name(key) + " without a stop_token threw "
+                                  "cancelled");
+    return;
+  }
+  // Acquire: pairs with the release in cancel_ticket::request(), for the time it wrote.
+  const std::int64_t requested = ticket->requested_ns.load(std::memory_order_acquire);
+  if (requested == 0) {
+    env.report(invariant::s7, "a call for " + key_name(key) + " threw cancelled, but its "
+                                  "stop was never requested");
+    return;
+  }
+  const std::int64_t latency = std::max<std::int64_t>(0, t1 - requested);
+  w.cancel_latency.record(latency);
+  if (latency > env.spec.cancel_bound_ns) {
+    env.report(invariant::s7, "a cancelled call for " + key_name(key) + " returned " +
+                                  format_ns(static_cast<double>(latency)) +
+                                  " after its stop was requested");
   }
 }
 
@@ -192,33 +230,281 @@ void call_once(Group& g, worker& w, std::uint64_t key, run_env& env,
                                     "it began received fn's exception instead of cancelled");
     }
   } catch (const singleflight::cancelled&) {
+    check_cancelled(env, w, key, ticket.get(), t0, now_ns());
+  } catch (const std::exception& e) {
+    w.latency.record(now_ns() - t0);
+    env.report(invariant::s3, "a call for " + key_name(key) + " threw an unexpected " +
+                                  "exception: " + e.what());
+  } catch (...) {
+    w.latency.record(now_ns() - t0);
+    env.report(invariant::s3, "a call for " + key_name(key) + " threw something that is not a "
+                                  "std::exception");
+  }
+  ++w.calls;
+  w.progress.end(w.calls);
+}
+
+// ---- deadline: deadlines, timed stops, and loaders that may be abandoned (S7, S12) ----
+
+// How far from now a deadline or a timed stop lies: within [min·D, max·D], uniformly or
+// log-normally (median sqrt(min·max)·D, σ = ln(max/min)/4, so the range is ±2σ; clipped to it).
+inline std::int64_t draw_deadline_ns(const run_spec& spec, worker& w) {
+  const deadline_params& p = spec.deadline;
+  const double d = static_cast<double>(spec.d_ns);
+  const double lo = p.min_d * d;
+  const double hi = p.max_d * d;
+  double x = 0;
+  if (p.how == deadline_params::spread::lognormal && lo > 0) {
+    const double median = std::sqrt(lo * hi);
+    const double sigma = std::log(hi / lo) / 4;
+    x = std::clamp(median * std::exp(sigma * w.normal01()), lo, hi);
+  } else {
+    x = lo + (hi - lo) * w.uniform01();
+  }
+  return static_cast<std::int64_t>(x);
+}
+
+// Sleeps or spins (as fn does) until `until`.
+inline void work_until(const fn_spec& fn, std::int64_t until) {
+  if (fn.how == fn_spec::kind::spin) {
+    spin_until_ns(until);
+  } else {
+    sleep_until_ns(until);
+  }
+}
+
+// One call of the deadline workload, checked. The caller draws its kind (a deadline only, a
+// timed stop only, both, or neither), its deadline (call_for or call_until; now and then one
+// that has passed already), and whether its fn, which runs only if it leads, takes a stop token;
+// calls; and checks what it got:
+//   S7  deadline_exceeded reaches only a caller with a deadline, never the one that ran fn, not
+//       before its deadline and no later than the bound after it; `cancelled` only a caller
+//       whose stop was requested, within --cancel-bound; a deadline passed before the call
+//       throws before joining or running anything; a follower that received the outcome did
+//       not keep waiting longer than the bound past its deadline.
+//   S12 fn's token is requested only when no caller waits: an aborted outcome (fn stopped by its
+//       token) never reaches a follower, and when fn sees its token requested, its own leader
+//       has left (its deadline passed, or its stop was requested). And it is requested when
+//       nobody waits: the stoppable fn of a flight that never had a follower stops within the
+//       bound once its leader left.
+// (The timestamps are the harness's own: a deadline is taken as the time read just before the
+// call plus the timeout, which the library's own deadline is never earlier than. So "not before
+// its deadline" is exact, and lateness includes the moment between that reading and the
+// library's.)
+template <class Group>
+void deadline_call(Group& g, worker& w, std::uint64_t key, run_env& env) {
+  const run_spec& spec = env.spec;
+  const deadline_params& p = spec.deadline;
+  key_book& book = env.book;
+
+  const double kind = w.uniform01();
+  const bool neither = kind < p.none;
+  const bool token_only = !neither && kind < p.none + p.token;
+  const bool both = !neither && !token_only && kind < p.none + p.token + p.both;
+  const bool has_deadline = !neither && !token_only;
+  const bool until = has_deadline && w.uniform01() < p.until;
+  const bool expired = has_deadline && w.uniform01() < p.expired;
+  const bool stoppable = w.uniform01() < p.stoppable;
+  const std::int64_t timeout_ns = has_deadline && !expired ? draw_deadline_ns(spec, w) : 0;
+  if (neither) ++w.with_neither;
+  if (token_only) ++w.with_token;
+  if (both) ++w.with_both;
+  if (has_deadline && !both) ++w.with_deadline;
+  if (until) ++w.until;
+  if (expired) ++w.expired;
+  std::shared_ptr<cancel_ticket> ticket;
+  if (token_only || both) {
+    ticket = std::make_shared<cancel_ticket>();
+    ++w.stop_requests;
+    ticket->due_ns = now_ns() + draw_deadline_ns(spec, w);
+    env.timer->schedule(ticket);
+  }
+  // Acquire: pairs with the release in cancel_ticket::request(), for the time it wrote.
+  auto requested_at = [&] {
+    return ticket ? ticket->requested_ns.load(std::memory_order_acquire) : std::int64_t{0};
+  };
+
+  w.key.id = key;
+  w.led_flight = 0;
+  const std::int64_t t0 = now_ns();
+  const std::int64_t deadline_ns = t0 + timeout_ns;  // with has_deadline
+  w.progress.begin(progress_slot::calling, key, t0);
+
+  // The loader. With a token, it works in steps of --deadline-poll and stops early, returning
+  // (or throwing) an outcome marked aborted, once the token is requested.
+  auto body = [&](const std::stop_token* st) -> tracked_value {
+    flight_facts f;
+    f.fn_start_ns = now_ns();
+    f.flight = (std::uint64_t{w.index} << 40) | ++w.flight_seq;
+    f.key = key;
+    f.leader_call_ns = t0;
+    w.led_flight = f.flight;
+    ++w.flights;
+    book.enter(key, f.flight, 0, env.checks.found, st != nullptr ? *st : std::stop_token());
+    const std::int64_t planned = draw_fn_ns(spec.fn, w);
+    const std::int64_t end = f.fn_start_ns + planned;
+    std::int64_t stopped_at = 0;
+    if (st == nullptr) {
+      work_until(spec.fn, end);
+    } else {
+      for (;;) {
+        const std::int64_t now = now_ns();
+        if (now >= end) break;
+        if (st->stop_requested()) {
+          stopped_at = now_ns();
+          break;
+        }
+        work_until(spec.fn, std::min(end, now + p.poll_ns));
+      }
+      ++w.stoppable_flights;
+    }
+    book.leave(key, f.flight);
+    f.publish_ns = now_ns();
+    w.fn_time_ns += f.publish_ns - f.fn_start_ns;
+    if (stopped_at == 0) return tracked_value(f);
+
+    f.aborted = true;
+    ++w.abandoned_flights;
+    w.abandoned_ran_ns += f.publish_ns - f.fn_start_ns;
+    w.abandoned_planned_ns += planned;
+    // S12: the token was requested, so no caller waited, this fn's leader included: its
+    // deadline had passed (the library's deadline is never earlier than deadline_ns) or its stop
+    // had been requested.
+    const bool deadline_passed = has_deadline && stopped_at >= deadline_ns;
+    if (!deadline_passed && requested_at() == 0) {
+      env.report(invariant::s12,
+                 "the stop token of " + flight_name(f.flight) + " (" + key_name(key) +
+                     ") was requested while its leader still waited: " +
+                     (has_deadline ? "its deadline was " +
+                                         format_ns(static_cast<double>(deadline_ns - stopped_at)) +
+                                         " away"
+                                   : std::string("it had no deadline")) +
+                     (ticket ? " and its stop had not been requested" : " and no stop token"));
+    }
+    if (p.abort_throws) throw flight_failure(f);
+    return tracked_value(f);
+  };
+
+  auto issue = [&](auto&& fn) {
+    if (has_deadline) {
+      if (until) {
+        const std::chrono::steady_clock::time_point at{std::chrono::nanoseconds(deadline_ns)};
+        return ticket ? g.call_until(w.key, fn, at, ticket->source.get_token())
+                      : g.call_until(w.key, fn, at);
+      }
+      const std::chrono::nanoseconds timeout(timeout_ns);
+      return ticket ? g.call_for(w.key, fn, timeout, ticket->source.get_token())
+                    : g.call_for(w.key, fn, timeout);
+    }
+    return ticket ? g.call(w.key, fn, ticket->source.get_token()) : g.call(w.key, fn);
+  };
+
+  // S7 for a caller that received the flight's outcome (a value, or fn's exception).
+  auto check_received = [&](std::int64_t t1, bool ran_fn, const flight_facts& got,
+                            const char* what) {
+    if (expired) {
+      env.report(invariant::s7, "a call for " + key_name(key) + " whose deadline had passed "
+                                    "before it began received the " + what + " of " +
+                                    flight_name(got.flight) + " instead of throwing "
+                                    "deadline_exceeded");
+    }
+    if (got.aborted && !ran_fn) {
+      env.report(invariant::s12, "a follower of " + key_name(key) + " received the aborted " +
+                                     what + " of " + flight_name(got.flight) + ": fn's stop "
+                                     "token was requested while this caller waited for it");
+    }
+    if (ran_fn) return;
+    if (has_deadline && t1 - deadline_ns > p.bound_ns) {
+      env.report(invariant::s7, "a follower of " + key_name(key) + " kept waiting " +
+                                    format_ns(static_cast<double>(t1 - deadline_ns)) +
+                                    " after its deadline (bound " +
+                                    format_ns(static_cast<double>(p.bound_ns)) + ")");
+    }
+    const std::int64_t requested = requested_at();
+    if (requested != 0 && t1 - requested > spec.cancel_bound_ns) {
+      env.report(invariant::s7, "a follower of " + key_name(key) + " kept waiting " +
+                                    format_ns(static_cast<double>(t1 - requested)) +
+                                    " after its stop was requested");
+    }
+  };
+
+  try {
+    auto r = stoppable ? issue([&](std::stop_token st) -> tracked_value { return body(&st); })
+                       : issue([&]() -> tracked_value { return body(nullptr); });
     const std::int64_t t1 = now_ns();
-    ++w.cancelled;
+    const tracked_value& v = r.value();
+    const bool ran_fn = w.led_flight != 0;
+    check_receipt(env, w, key, v.facts, 0, t1, "value");
+    if (r.leader() != ran_fn) {
+      env.report(invariant::s4, "a call for " + key_name(key) + " that " +
+                                    (ran_fn ? "ran" : "did not run") + " fn was told leader() == " +
+                                    (r.leader() ? "true" : "false") + " (" +
+                                    flight_name(v.facts.flight) + ")");
+    }
+    if (!ran_fn) {
+      ++w.followers;
+      w.wake.record(t1 - v.facts.publish_ns);
+    }
+    v.receive(r.leader(), r.shared(), t0, t1);
+    w.latency.record(t1 - t0);
+    check_received(t1, ran_fn, v.facts, "value");
+    // S12, the other way: a flight that never had a follower has only its leader to wait for
+    // it, so once the leader has left, its stoppable fn must be told to stop.
+    if (ran_fn && stoppable && !v.facts.aborted && !r.shared() && (has_deadline || ticket)) {
+      std::int64_t left = has_deadline ? deadline_ns : std::numeric_limits<std::int64_t>::max();
+      if (const std::int64_t requested = requested_at(); requested != 0) {
+        left = std::min(left, requested);
+      }
+      if (left != std::numeric_limits<std::int64_t>::max() &&
+          v.facts.publish_ns - left > p.bound_ns) {
+        env.report(invariant::s12,
+                   "the stoppable fn of " + flight_name(v.facts.flight) + " (" + key_name(key) +
+                       ") ran " + format_ns(static_cast<double>(v.facts.publish_ns - left)) +
+                       " after its only caller, the leader, had left (its " +
+                       (has_deadline && left == deadline_ns ? "deadline passed"
+                                                             : "stop was requested") +
+                       "), past the bound of " + format_ns(static_cast<double>(p.bound_ns)) +
+                       ": its stop token was not requested");
+      }
+    }
+  } catch (const flight_failure& e) {
+    const std::int64_t t1 = now_ns();
+    const bool ran_fn = w.led_flight != 0;
+    check_receipt(env, w, key, e.facts, 0, t1, "exception");
+    e.receive(ran_fn, false, t0, t1);
+    w.graveyard.push_back(std::current_exception());
+    ++w.failure_receipts;
+    w.latency.record(t1 - t0);
+    check_received(t1, ran_fn, e.facts, "exception");
+  } catch (const singleflight::deadline_exceeded&) {
+    const std::int64_t t1 = now_ns();
+    ++w.deadline_exceeded;
     w.latency.record(t1 - t0);
     w.cancelled_calls.push_back({key, t0, t1});
     if (w.led_flight != 0) {
       env.report(invariant::s7, "the caller that ran fn for " + key_name(key) + " (" +
-                                    flight_name(w.led_flight) + ") was cancelled; the leader "
-                                    "must run fn to the end and return its outcome");
+                                    flight_name(w.led_flight) + ") threw deadline_exceeded; "
+                                    "the leader must return fn's outcome");
     }
-    if (!ticket) {
-      env.report(invariant::s7, "a call for " + key_name(key) + " without a stop_token threw "
-                                    "cancelled");
+    if (!has_deadline) {
+      env.report(invariant::s7, "a call for " + key_name(key) + " without a deadline threw "
+                                    "deadline_exceeded");
     } else {
-      const std::int64_t requested = ticket->requested_ns.load(std::memory_order_acquire);  // as above
-      if (requested == 0) {
-        env.report(invariant::s7, "a call for " + key_name(key) + " threw cancelled, but its "
-                                      "stop was never requested");
-      } else {
-        const std::int64_t latency = std::max<std::int64_t>(0, t1 - requested);
-        w.cancel_latency.record(latency);
-        if (latency > spec.cancel_bound_ns) {
-          env.report(invariant::s7, "a cancelled call for " + key_name(key) + " returned " +
-                                        format_ns(static_cast<double>(latency)) +
-                                        " after its stop was requested");
-        }
+      const std::int64_t late = t1 - deadline_ns;
+      w.deadline_lateness.record(std::max<std::int64_t>(0, late));
+      if (late < 0) {
+        env.report(invariant::s7, "a call for " + key_name(key) + " threw deadline_exceeded " +
+                                      format_ns(static_cast<double>(-late)) +
+                                      " before its deadline");
+      } else if (late > p.bound_ns) {
+        env.report(invariant::s7, "a call for " + key_name(key) + " threw deadline_exceeded " +
+                                      format_ns(static_cast<double>(late)) +
+                                      " after its deadline (bound " +
+                                      format_ns(static_cast<double>(p.bound_ns)) + ")");
       }
     }
+  } catch (const singleflight::cancelled&) {
+    check_cancelled(env, w, key, ticket.get(), t0, now_ns());
   } catch (const std::exception& e) {
     w.latency.record(now_ns() - t0);
     env.report(invariant::s3, "a call for " + key_name(key) + " threw an unexpected " +
@@ -262,6 +548,10 @@ void closed_loop(Group& g, worker& w, run_env& env) {
       break;
     }
     const std::uint64_t key = pick_key(spec, w);
+    if (spec.deadlines) {
+      deadline_call(g, w, key, env);
+      continue;
+    }
     if (spec.forget > 0 && w.uniform01() < spec.forget) {
       do_forget(g, w, key, env);
       continue;
@@ -351,7 +641,8 @@ run_result run_with(const std::shared_ptr<const run_spec>& spec_ptr, Collect col
   const run_spec& spec = *spec_ptr;
   run_result result;
   result.spec = spec_ptr;
-  run_checks checks(spec.cancel > 0);
+  // Followers that leave (cancelled, or past their deadline) explain a lone leader's shared().
+  run_checks checks(spec.cancel > 0 || spec.deadlines);
   const current_run_scope installed(checks);
   // S10 compares against the counts before the run, so that one run's leak is reported once.
   std::int64_t live_before[kCensusKinds];
@@ -359,7 +650,7 @@ run_result run_with(const std::shared_ptr<const run_spec>& spec_ptr, Collect col
   bool cut_short = false;  // a signal ended the run before its time was up
   std::uint64_t taken = 0;  // poisson: arrivals handed out (some given up on a signal)
   {
-    key_book book(spec.keys, spec.forget > 0);
+    key_book book(spec.keys, spec.forget > 0, spec.deadlines);
     std::vector<std::unique_ptr<worker>> workers;
     std::vector<worker*> watched;
     for (unsigned i = 0; i < spec.threads; ++i) {
@@ -369,7 +660,7 @@ run_result run_with(const std::shared_ptr<const run_spec>& spec_ptr, Collect col
     worker sweeper(0, spec.seed);
     watched.push_back(&sweeper);
     std::unique_ptr<cancel_timer> timer;
-    if (spec.cancel > 0) timer = std::make_unique<cancel_timer>();
+    if (spec.cancel > 0 || spec.deadlines) timer = std::make_unique<cancel_timer>();
 
     {
       auto g = std::make_unique<Group>();
@@ -432,6 +723,8 @@ run_result run_with(const std::shared_ptr<const run_spec>& spec_ptr, Collect col
 
       sweep_keys(*g, sweeper, env);
       watch.stop();
+      // Every abandonment has requested its token by now (key_book).
+      if (spec.deadlines) result.abandoned_overlaps = book.resolve_overlaps(checks.found);
     }  // the group goes here
     collect();
 
@@ -454,6 +747,19 @@ run_result run_with(const std::shared_ptr<const run_spec>& spec_ptr, Collect col
       result.wake.merge(w->wake);
       result.cancel_latency.merge(w->cancel_latency);
       result.lateness.merge(w->lateness);
+      result.with_deadline += w->with_deadline;
+      result.with_token += w->with_token;
+      result.with_both += w->with_both;
+      result.with_neither += w->with_neither;
+      result.until += w->until;
+      result.expired += w->expired;
+      result.deadline_exceeded += w->deadline_exceeded;
+      result.stoppable_flights += w->stoppable_flights;
+      result.abandoned_flights += w->abandoned_flights;
+      result.abandoned_ran_ns += w->abandoned_ran_ns;
+      result.abandoned_planned_ns += w->abandoned_planned_ns;
+      result.loader_ns += w->fn_time_ns;
+      result.deadline_lateness.merge(w->deadline_lateness);
       cancelled_calls.insert(cancelled_calls.end(), w->cancelled_calls.begin(),
                              w->cancelled_calls.end());
     }

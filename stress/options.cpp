@@ -13,7 +13,8 @@
 namespace sfstress {
 
 const std::vector<std::string>& workload_names() {
-  static const std::vector<std::string> names{"seed", "poisson", "hot", "zipf", "churn"};
+  static const std::vector<std::string> names{"seed",  "poisson", "hot",
+                                              "zipf",  "churn",   "deadline"};
   return names;
 }
 
@@ -252,6 +253,26 @@ value_kind progress_when(progress_mode& field) {
           }};
 }
 
+// One of a few words, each standing for a value of `field`; `choices` lists them in the order
+// --help and the message give them.
+template <class T>
+value_kind one_of(T& field, std::vector<std::pair<std::string, T>> choices) {
+  std::string shown, listed;
+  for (std::size_t i = 0; i < choices.size(); ++i) {
+    if (choices[i].second == field) shown = choices[i].first;
+    listed += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i].first;
+  }
+  return {"WORD", shown, [&field, choices, listed](const std::string& v) -> std::string {
+            for (const auto& [name, value] : choices) {
+              if (v == name) {
+                field = value;
+                return {};
+              }
+            }
+            return "expected " + listed + got(v);
+          }};
+}
+
 // Adds --NAME. Its value is stored where the flag stands on the command line
 // (trigger_on_parse), so that the later of two flags wins: a repeated flag, or --duration and
 // the durations it sets.
@@ -278,7 +299,7 @@ void add_flags(CLI::App& app, options& o) {
   app.name("sf-stress");
   app.description(
       "Runs duplicate-call workloads against singleflight's implementations, checks the\n"
-      "semantics S1-S7 and S10 on every call, and prints a table per workload. With no\n"
+      "semantics S1-S7, S10 and S12 on every call, and prints a table per workload. With no\n"
       "flags it runs the default comparison: every workload, briefly, for group,\n"
       "mutex_group and sharded_group.\n");
   app.footer(
@@ -295,7 +316,8 @@ void add_flags(CLI::App& app, options& o) {
   app.option_defaults()->group("Flags (default in brackets)");
   app.allow_extras();  // reported by parse_options, in sf-stress's words
 
-  add(app, "workload", "workloads to run, comma-separated: seed, poisson, hot, zipf, churn, or all",
+  add(app, "workload",
+      "workloads to run, comma-separated: seed, poisson, hot, zipf, churn, deadline, or all",
       names(o.workloads, workload_names(), [](std::string_view n) {
         const auto& w = workload_names();
         return std::find(w.begin(), w.end(), n) != w.end();
@@ -303,10 +325,10 @@ void add_flags(CLI::App& app, options& o) {
   add(app, "impl",
       "implementations, comma-separated: group, mutex_group, sharded_group, or all (those three); "
       "also group_michael_dhp and group_michael_hp (group on libcds's tables) and, to check the "
-      "checkers, mutant:solo|stale|flags|eager_erase|hang|leak|deaf",
+      "checkers, mutant:solo|stale|flags|eager_erase|hang|leak|deaf|tardy|impatient|clingy",
       names(o.impls, {"group", "mutex_group", "sharded_group"}, known_impl,
             "; also group_michael_dhp, group_michael_hp and "
-            "mutant:solo|stale|flags|eager_erase|hang|leak|deaf"));
+            "mutant:solo|stale|flags|eager_erase|hang|leak|deaf|tardy|impatient|clingy"));
   add(app, "seed", "seed of every random choice (keys, fn times, schedules)",
       integer(o.seed, 0, UINT64_MAX));
   add(app, "json", "also write the results as JSON to PATH",
@@ -316,14 +338,15 @@ void add_flags(CLI::App& app, options& o) {
          return {};
        }});
   add(app, "duration",
-      "shorthand: sets --poisson-duration, --hot-duration, --zipf-duration and --churn-duration",
+      "shorthand: sets --poisson-duration, --hot-duration, --zipf-duration, --churn-duration and "
+      "--deadline-duration",
       {"DURATION", "unset", [&o](const std::string& v) -> std::string {
          std::int64_t ns = 0;
          if (!parse_duration_ns(v, ns) || ns <= 0) {
            return "expected a positive duration such as 500ms or 2s" + got(v);
          }
          o.poisson.duration_s = o.hot.duration_s = o.zipf.duration_s = o.churn.duration_s =
-             static_cast<double>(ns) / 1e9;
+             o.deadline.duration_s = static_cast<double>(ns) / 1e9;
          return {};
        }});
   value_kind soak = seconds(o.soak_s, false);
@@ -416,6 +439,51 @@ void add_flags(CLI::App& app, options& o) {
   add(app, "churn-cancel-delay",
       "churn: a stop is requested uniformly within this after the call begins",
       nanoseconds(o.churn.cancel_delay_ns, false));
+
+  deadline_params& d = o.deadline;
+  add(app, "deadline-threads", "deadline: threads", integer(d.threads, 1, 4096));
+  add(app, "deadline-keys", "deadline: keys, chosen uniformly", integer(d.keys, 1, 1'000'000));
+  add(app, "deadline-fn",
+      "deadline: what fn does; D, around which deadlines are drawn, is the middle of its range",
+      fn(d.fn));
+  add(app, "deadline-duration", "deadline: how long it runs", seconds(d.duration_s, true));
+  add(app, "deadline-spread",
+      "deadline: how deadlines and timed stops are drawn from [min·D, max·D]: uniform, or "
+      "lognormal (median sqrt(min·max)·D, clipped to the range)",
+      one_of(d.how, {{"uniform", deadline_params::spread::uniform},
+                     {"lognormal", deadline_params::spread::lognormal}}));
+  add(app, "deadline-min", "deadline: the earliest deadline or timed stop, in multiples of D",
+      real(d.min_d, 0.001, 1000, "X"));
+  add(app, "deadline-max", "deadline: the latest deadline or timed stop, in multiples of D",
+      real(d.max_d, 0.001, 1000, "X"));
+  add(app, "deadline-none", "deadline: fraction of calls with neither deadline nor stop token",
+      real(d.none, 0, 1, "P"));
+  add(app, "deadline-token",
+      "deadline: fraction of calls with a stop token (stopped by a timer) and no deadline",
+      real(d.token, 0, 1, "P"));
+  add(app, "deadline-both", "deadline: fraction of calls with a deadline and a stop token",
+      real(d.both, 0, 1, "P"));
+  add(app, "deadline-until",
+      "deadline: of the calls with a deadline, the fraction made with call_until (the rest "
+      "call_for)",
+      real(d.until, 0, 1, "P"));
+  add(app, "deadline-expired",
+      "deadline: of the calls with a deadline, the fraction whose deadline has already passed",
+      real(d.expired, 0, 1, "P"));
+  add(app, "deadline-stoppable",
+      "deadline: fraction of calls whose fn takes a std::stop_token and stops early when it is "
+      "requested (S12)",
+      real(d.stoppable, 0, 1, "P"));
+  add(app, "deadline-aborted",
+      "deadline: what a stopped fn does: value (returns a value marked aborted) or throw (throws "
+      "an exception marked aborted)",
+      one_of(d.abort_throws, {{"value", false}, {"throw", true}}));
+  add(app, "deadline-poll", "deadline: how often a stoppable fn looks at its token",
+      nanoseconds(d.poll_ns, true));
+  add(app, "deadline-bound",
+      "deadline: a caller must return within this after its deadline, and a lone leader's "
+      "stoppable fn must stop within this after the leader left (S7, S12)",
+      nanoseconds(d.bound_ns, true));
   // Not CLI11's help flag, which waits for the end of the line: --help is answered where it stands.
   add(app, "help", "print this help and exit",
       {"", "", [](const std::string&) -> std::string { throw CLI::CallForHelp(); }});
@@ -435,6 +503,8 @@ void apply_short_tier(options& o) {
   o.zipf.threads = 16;
   o.churn.duration_s = 0.5;
   o.churn.threads = 16;
+  o.deadline.duration_s = 0.5;
+  o.deadline.threads = 12;
 }
 
 }  // namespace
@@ -485,6 +555,15 @@ parse_result parse_options(int argc, char** argv, options& opts, std::string& er
   }
   if (opts.impls.empty()) {
     error = "--impl: no implementation given";
+    return parse_result::error;
+  }
+  const deadline_params& d = opts.deadline;
+  if (d.none + d.token + d.both > 1 + 1e-9) {
+    error = "--deadline-none, --deadline-token and --deadline-both add up to more than 1";
+    return parse_result::error;
+  }
+  if (d.min_d > d.max_d) {
+    error = "--deadline-min is above --deadline-max";
     return parse_result::error;
   }
   return parse_result::run;

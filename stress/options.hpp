@@ -66,10 +66,39 @@ struct churn_params {  // forget(), exceptions and cancellations mixed in
   std::int64_t cancel_delay_ns = 400'000;  // a stop is requested uniformly within this after the call
 };
 
+// deadline: call_for/call_until with deadlines around fn's duration D, stop tokens requested by a
+// timer, and loaders that take a std::stop_token and stop when their flight is abandoned (S7, S12).
+struct deadline_params {
+  unsigned threads = 16;
+  std::uint64_t keys = 8;
+  fn_spec fn{fn_spec::kind::sleep, 2'000'000, 2'000'000};  // D: the middle of its range
+  double duration_s = 1.5;
+  // How far from the call a deadline (or a timed stop) lies, in multiples of D: drawn uniformly
+  // from [min, max], or log-normally (median sqrt(min·max), σ = ln(max/min)/4) and clipped to it.
+  enum class spread { uniform, lognormal };
+  spread how = spread::uniform;
+  double min_d = 0.2;
+  double max_d = 3;
+  // Of the calls: the fraction with neither deadline nor stop token, with a stop token only
+  // (stopped by the timer), and with both; the rest have a deadline only.
+  double none = 0.1;
+  double token = 0.1;
+  double both = 0.1;
+  double until = 0.25;    // of the calls with a deadline, the fraction made with call_until
+  double expired = 0.02;  // of the calls with a deadline, the fraction whose deadline has passed
+  double stoppable = 0.5;  // fraction of calls whose fn takes a std::stop_token and honours it
+  bool abort_throws = false;  // a stopped loader throws (flight_failure, aborted) or returns one
+  std::int64_t poll_ns = 100'000;  // a stoppable loader looks at its token this often
+  // A caller that throws deadline_exceeded must return within this after its deadline; a
+  // follower with a deadline must not keep waiting longer than this past it; a lone leader's
+  // loader must stop within this after its leader left (S7, S12).
+  std::int64_t bound_ns = 50'000'000;
+};
+
 enum class progress_mode { automatic, always, never };
 
 struct options {
-  std::vector<std::string> workloads{"seed", "poisson", "hot", "zipf", "churn"};
+  std::vector<std::string> workloads{"seed", "poisson", "hot", "zipf", "churn", "deadline"};
   std::vector<std::string> impls{"group", "mutex_group", "sharded_group"};
   std::uint64_t seed = 1;
   std::string json_path;
@@ -85,6 +114,7 @@ struct options {
   hot_params hot;
   zipf_params zipf;
   churn_params churn;
+  deadline_params deadline;
 
   std::vector<std::string> command_line;
 };

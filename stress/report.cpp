@@ -164,10 +164,35 @@ void print_one_table(std::FILE* out, std::span<const run_result> runs) {
     std::fprintf(out, "   * more than 1%% of the arrivals were dispatched late (see below): the "
                       "comparison with the open-loop model is weakened\n");
   }
-  // What the columns cannot hold, one line per run where there is something to say.
+  // What the columns cannot hold, a line or two per run where there is something to say.
   for (const run_result& r : runs) {
-    std::string note;
-    if (poisson) {
+    std::string note, more;
+    if (r.spec->deadlines) {
+      const auto bound = static_cast<double>(r.spec->deadline.bound_ns);
+      note = std::to_string(r.with_deadline + r.with_both) + " calls with a deadline (" +
+             std::to_string(r.until) + " by call_until, " + std::to_string(r.expired) +
+             " already passed, " + std::to_string(r.with_both) + " with a stop token too), " +
+             std::to_string(r.with_token) + " with a timed stop only, " +
+             std::to_string(r.with_neither) + " with neither; " +
+             std::to_string(r.deadline_exceeded) + " deadline_exceeded, after the deadline p50 " +
+             lat(r.deadline_lateness.percentile(0.5)) + ", p99 " +
+             lat(r.deadline_lateness.percentile(0.99)) + ", max " +
+             lat(r.deadline_lateness.max()) + " (bound " + format_ns(bound) + "); " +
+             std::to_string(r.cancelled) + " cancelled by their token (stop to return p99 " +
+             lat(r.cancel_latency.percentile(0.99)) + ", max " + lat(r.cancel_latency.max()) +
+             ")";
+      more = std::to_string(r.flights) + " loaders ran, " + std::to_string(r.stoppable_flights) +
+             " took a stop_token, " + std::to_string(r.abandoned_flights) +
+             " were abandoned and stopped by it: they ran " +
+             format_ns(static_cast<double>(r.abandoned_ran_ns)) + " of their " +
+             format_ns(static_cast<double>(r.abandoned_planned_ns)) + ", saving " +
+             format_ns(static_cast<double>(r.loader_saved_ns())) + ", " +
+             fixed(100 * r.loader_saved_fraction(), 1) + "% of the loader time (" +
+             format_ns(static_cast<double>(r.loader_ns + r.loader_saved_ns())) +
+             " without abandonment, " + format_ns(static_cast<double>(r.loader_ns)) +
+             " with it); " + std::to_string(r.abandoned_overlaps) +
+             " times a new flight's fn started while an abandoned one still ran";
+    } else if (poisson) {
       const double late_pct =
           r.calls ? 100.0 * static_cast<double>(r.late) / static_cast<double>(r.calls) : 0;
       note = "late arrivals " + std::to_string(r.late) + " (" + fixed(late_pct, 2) +
@@ -191,6 +216,7 @@ void print_one_table(std::FILE* out, std::span<const run_result> runs) {
       who += fixed(*r.spec->lambda_d, *r.spec->lambda_d < 1 ? 1 : 0);
     }
     if (!note.empty()) std::fprintf(out, "   %s: %s\n", who.c_str(), note.c_str());
+    if (!more.empty()) std::fprintf(out, "   %s: %s\n", who.c_str(), more.c_str());
     if (r.interrupted) std::fprintf(out, "   %s: %s\n", who.c_str(), interruption_note(r).c_str());
   }
   for (const run_result& r : runs) {
@@ -269,6 +295,23 @@ json run_json(const run_result& r, unsigned round) {
     p["prestopped_rate"] = s.prestopped;
     p["cancel_delay_ns"] = s.cancel_delay_ns;
   }
+  if (s.deadlines) {
+    const deadline_params& d = s.deadline;
+    p["d_ns"] = s.d_ns;
+    p["deadline_spread"] = d.how == deadline_params::spread::uniform ? "uniform" : "lognormal";
+    p["deadline_min_d"] = d.min_d;
+    p["deadline_max_d"] = d.max_d;
+    p["none_rate"] = d.none;
+    p["token_rate"] = d.token;
+    p["both_rate"] = d.both;
+    p["until_rate"] = d.until;
+    p["expired_rate"] = d.expired;
+    p["stoppable_rate"] = d.stoppable;
+    p["aborted"] = d.abort_throws ? "throw" : "value";
+    p["poll_ns"] = d.poll_ns;
+    p["deadline_bound_ns"] = d.bound_ns;
+    p["cancel_bound_ns"] = s.cancel_bound_ns;
+  }
   o["params"] = p;
 
   if (s.lambda_d) {
@@ -284,6 +327,32 @@ json run_json(const run_result& r, unsigned round) {
     o["stop_requests"] = r.stop_requests;
     o["cancelled"] = r.cancelled;
     o["cancel_latency_ns"] = percentiles(r.cancel_latency, false);
+  }
+  if (s.deadlines) {
+    json calls = json::object();
+    calls["deadline"] = r.with_deadline;
+    calls["token"] = r.with_token;
+    calls["both"] = r.with_both;
+    calls["neither"] = r.with_neither;
+    calls["call_until"] = r.until;
+    calls["expired"] = r.expired;
+    o["calls_by_kind"] = calls;
+    o["deadline_exceeded"] = r.deadline_exceeded;
+    o["deadline_lateness_ns"] = percentiles(r.deadline_lateness, false);
+    o["deadline_bound_ns"] = s.deadline.bound_ns;
+    o["stop_requests"] = r.stop_requests;
+    o["cancelled"] = r.cancelled;
+    o["cancel_latency_ns"] = percentiles(r.cancel_latency, false);
+    o["failure_receipts"] = r.failure_receipts;
+    o["stoppable_flights"] = r.stoppable_flights;
+    o["abandoned_flights"] = r.abandoned_flights;
+    o["abandoned_ran_ns"] = r.abandoned_ran_ns;
+    o["abandoned_planned_ns"] = r.abandoned_planned_ns;
+    o["loader_ns"] = r.loader_ns;
+    o["loader_saved_ns"] = r.loader_saved_ns();
+    o["loader_saved_fraction"] = r.loader_saved_fraction();
+    o["abandoned_overlaps"] = r.abandoned_overlaps;
+    o["fn_mean_ns"] = r.fn_mean_ns;
   }
   o["interrupted"] = r.interrupted;
   return o;

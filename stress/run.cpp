@@ -238,6 +238,32 @@ std::vector<std::shared_ptr<const run_spec>> plan_runs(const options& opts, bool
                          "% of those before calling, the rest within " +
                          format_ns(static_cast<double>(p.cancel_delay_ns)) + ")";
       points.push_back(base);
+    } else if (workload == "deadline") {
+      const deadline_params& p = opts.deadline;
+      base.how = run_spec::drive::timed;
+      base.threads = p.threads;
+      base.keys = p.keys;
+      base.fn = p.fn;
+      base.duration_s = p.duration_s;
+      base.deadlines = true;
+      base.deadline = p;
+      base.d_ns = (p.fn.min_ns + p.fn.max_ns) / 2;
+      const double calls_with_deadline = 1 - p.none - p.token;
+      base.description =
+          std::to_string(p.threads) + " threads over " + std::to_string(p.keys) + " keys, fn " +
+          p.fn.describe() + ", " + number(p.duration_s) + "s; deadlines " +
+          (p.how == deadline_params::spread::uniform ? "uniform" : "lognormal") + " in [" +
+          number(p.min_d) + "D, " + number(p.max_d) + "D] for " +
+          number(100 * calls_with_deadline) + "% of calls (" + number(100 * p.both) +
+          "% with a token too, " + number(100 * p.until) + "% of them by call_until, " +
+          number(100 * p.expired) + "% already passed), a timed stop for " +
+          number(100 * p.token) + "% (and the " + number(100 * p.both) + "%), neither for " +
+          number(100 * p.none) + "%; " + number(100 * p.stoppable) +
+          "% of loaders take a stop_token (poll " +
+          format_ns(static_cast<double>(p.poll_ns)) + ", stopped ones " +
+          (p.abort_throws ? "throw" : "return") + " aborted); bound " +
+          format_ns(static_cast<double>(p.bound_ns));
+      points.push_back(base);
     }
 
     for (const run_spec& point : points) {

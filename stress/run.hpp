@@ -33,7 +33,7 @@ class zipf_table {
 };
 
 struct run_spec {
-  std::string workload;  // seed, poisson, hot, zipf, churn
+  std::string workload;  // seed, poisson, hot, zipf, churn, deadline
   std::string impl;
   std::string description;  // one line, for the table header
 
@@ -52,6 +52,11 @@ struct run_spec {
   // churn
   double forget = 0, fail = 0, cancel = 0, prestopped = 0;
   std::int64_t cancel_delay_ns = 0;
+
+  // deadline (threads, keys, fn and duration above)
+  bool deadlines = false;     // calls with deadlines and tokens, loaders that may be stopped
+  deadline_params deadline;   // the mix, the spread and the bound
+  std::int64_t d_ns = 0;      // D, around which deadlines are drawn: the middle of fn's range
 
   // poisson
   std::optional<double> lambda_d;
@@ -81,6 +86,19 @@ struct run_result {
   std::uint64_t stop_requests = 0;     // calls whose token got stopped (before or during the call)
   std::uint64_t cancelled = 0;         // calls that threw `cancelled`
   std::uint64_t late = 0;              // poisson: arrivals dispatched late
+  // deadline: the calls by kind (with_deadline counts call_for and call_until, `until` the
+  // latter; `expired` those whose deadline had passed when they began), the callers that threw
+  // deadline_exceeded, and the loaders: executions of fn that took a stop token, those stopped
+  // by it (abandoned), the time those ran, the time they would have run (their D), and the
+  // time every execution of fn ran.
+  std::uint64_t with_deadline = 0, with_token = 0, with_both = 0, with_neither = 0;
+  std::uint64_t until = 0, expired = 0;
+  std::uint64_t deadline_exceeded = 0;
+  std::uint64_t stoppable_flights = 0, abandoned_flights = 0;
+  std::int64_t abandoned_ran_ns = 0, abandoned_planned_ns = 0, loader_ns = 0;
+  // deadline: times a flight's fn started while an abandoned flight's fn for the key still ran
+  // (S1 allows it after abandonment, S12).
+  std::uint64_t abandoned_overlaps = 0;
   double elapsed_s = 0;
   double fn_mean_ns = 0;  // measured time from fn's start to its publication
   // A signal ended the run early: the figures cover the calls made until then.
@@ -92,6 +110,7 @@ struct run_result {
   histogram wake;            // followers: leader's publication to the follower's return
   histogram cancel_latency;  // stop request to `cancelled` reaching the caller
   histogram lateness;        // poisson: dispatch minus scheduled time
+  histogram deadline_lateness;  // deadline: deadline_exceeded reaching the caller minus its deadline
 
   std::array<std::uint64_t, kInvariants> violations{};
   std::vector<std::string> messages;
@@ -110,6 +129,13 @@ struct run_result {
   std::optional<double> schedule_optimum() const;
   // The same with D replaced by the measured mean fn time.
   std::optional<double> model_ratio_measured_d() const;
+  // deadline: what abandonment saved, the planned time of the stopped loaders less the time
+  // they ran; and that as a share of the loader time there would have been without it.
+  std::int64_t loader_saved_ns() const noexcept { return abandoned_planned_ns - abandoned_ran_ns; }
+  double loader_saved_fraction() const noexcept {
+    const double without = static_cast<double>(loader_ns + loader_saved_ns());
+    return without <= 0 ? 0 : static_cast<double>(loader_saved_ns()) / without;
+  }
   double throughput_per_s() const noexcept {
     return elapsed_s <= 0 ? 0 : static_cast<double>(calls) / elapsed_s;
   }

@@ -68,6 +68,9 @@ struct flight_facts {
   std::int64_t fn_start_ns = 0;
   std::int64_t publish_ns = 0;       // just before fn returned or threw
   std::uint64_t forgets_at_start = 0;  // forgets of the key begun before fn started
+  // deadline: fn stopped early because its stop token was requested (S12): only a flight that
+  // no caller waits for any more may end so, and only its leader may receive this outcome.
+  bool aborted = false;
 };
 
 // The part shared by tracked_value and flight_failure.

@@ -54,7 +54,12 @@ struct worker {
   static constexpr std::uint64_t kNoArrival = ~std::uint64_t{0};
   std::uint64_t skipped_arrival = kNoArrival;
   std::int64_t fn_time_ns = 0;
-  histogram latency, wake, cancel_latency, lateness;
+  // deadline: see run_result.
+  std::uint64_t with_deadline = 0, with_token = 0, with_both = 0, with_neither = 0;
+  std::uint64_t until = 0, expired = 0, deadline_exceeded = 0;
+  std::uint64_t stoppable_flights = 0, abandoned_flights = 0;
+  std::int64_t abandoned_ran_ns = 0, abandoned_planned_ns = 0;
+  histogram latency, wake, cancel_latency, lateness, deadline_lateness;
 
   // Exceptions received, kept until the run's threads are joined. The exception's last owner then
   // is the main thread: libstdc++ counts exception references in uninstrumented code, so a
@@ -65,6 +70,7 @@ struct worker {
   progress_slot progress;
 
   double uniform01() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
+  double normal01() { return std::normal_distribution<double>(0.0, 1.0)(rng); }
   std::uint64_t below(std::uint64_t n) {
     return std::uniform_int_distribution<std::uint64_t>(0, n - 1)(rng);
   }
