@@ -32,6 +32,40 @@
 //                  nothing). Beside it atomic_wait_floor, the same rig with a bare
 //                  atomic<uint32_t>::wait / notify_all: the floor for parking and waking.
 //
+// Deadlines and leaving (S7), issue 13:
+//   distinct_noop_call_for, hot_key_call_for, wake_latency_call_for   distinct_noop, hot_key and
+//                  wake_latency with every call (wake_latency: every waiter's) a
+//                  call_for(key, fn, 1 s) whose deadline never passes: what a deadline costs a
+//                  lone leader (reading the clock) and a follower (a parker of its own: a mutex
+//                  and a condition variable, linked in the flight's list, signalled one by one by
+//                  the close). Same shapes, so each configuration has its call() twin.
+//                  hot_key_call_for reports deadline_fired (calls whose deadline did pass; 0, or
+//                  the run is not what it claims to be).
+//   deadline_late  a follower calls call_for(key, fn, T) (T = 200 µs, 1 ms) on a flight whose
+//                  leader is held inside fn for the whole run, and catches deadline_exceeded; a
+//                  sample is how late control came back: the time of the catch minus (the time
+//                  read just before the call + T). Each iteration also takes one sample of the
+//                  floor, a bare std::condition_variable::wait_until(now + T) on a mutex of its
+//                  own, measured the same way right after, so both share the machine's load.
+//                  Counters late_ns_* and floor_late_ns_* (p50, p90, p99, p999, max). A fixed
+//                  number of samples in one repetition (--sf_sample_scale scales it); the
+//                  iteration time is a library sample plus a floor sample and means little.
+//   leave_wakeups  64 followers parked on one flight (leader held inside fn), all without a stop
+//                  token (they park on the state word) or all with one never requested (since
+//                  issue 13 they park on parkers of their own, in the flight's list); then, per
+//                  iteration, one more caller joins with a stop token that is requested once it
+//                  has parked (leaver:stop_token), or with call_for's 5 ms deadline
+//                  (leaver:deadline, only where the headers have deadlines), and leaves. Counted
+//                  from outside: each follower's voluntary context switches
+//                  (/proc/self/task/<tid>/status) before the leaver starts and after it has
+//                  left and every follower is asleep again with a count that stays put for 1 ms.
+//                  woken_per_leave is the mean number of the 64 whose count moved,
+//                  switches_per_leave the mean sum of the moves; control_woken_per_round the same
+//                  over a window of about the same length without a leaver (the noise);
+//                  leave_ns_* the time from request_stop() to the leaver's catch. The
+//                  iteration time is a whole round and means nothing. This scenario also compiles
+//                  against the headers before issue 13, for scripts/bench_leave_ab.sh.
+//
 // Counters (per call, summed over all threads of a run, then divided):
 //   allocs_per_leader_call, allocs_per_follower_call   heap allocations (instrument.hpp) made
 //                                                      during calls of that role
@@ -47,21 +81,36 @@
 //   shared_fraction                                    calls whose flight had company
 //   bytes_per_record                                   sizeof the implementation's flight record
 //   wake_ns_mean, wake_ns_p50, wake_ns_p90, late_fraction   (wake_latency, atomic_wait_floor)
+// The futex counts miss what std::mutex and std::condition_variable do inside glibc, so a
+// follower that waits with a deadline or a stop token (its parker) shows none of its parking.
+//
+// Flags of sf-bench's own, before Google Benchmark's:
+//   --sf_sample_scale=F   multiplies the fixed sample counts of deadline_late and leave_wakeups
+//                         (default 1; bench/run --quick uses 0.1, the ctest smoke run less)
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <random>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <singleflight/baselines.hpp>
 #include <singleflight/libcds.hpp>
@@ -70,6 +119,17 @@
 #include "libcds_ablation_tables.hpp"
 
 #include "instrument.hpp"
+
+// Deadlines (call_for, call_until, deadline_exceeded) came with issue 13. leave_wakeups is also
+// built against the headers from before it (scripts/bench_leave_ab.sh), which have call(key, fn,
+// stop_token) but no deadlines, so whatever names them is compiled only where they exist. The
+// header this looks for is the deadlines' own; the static_assert below checks that the guess
+// agrees with what the group offers.
+#if __has_include(<singleflight/detail/deadline_agent.hpp>)
+#define SFBENCH_HAS_DEADLINES 1
+#else
+#define SFBENCH_HAS_DEADLINES 0
+#endif
 
 namespace sfbench {
 namespace {
@@ -140,6 +200,44 @@ using ablation_impls = impl_list<group_iterable_dhp, group_iterable_hp, group_sp
                                  group_splitlist_hp>;
 // Waking is the protocol's, shared by every table; the HP variant adds nothing there.
 using wake_impls = impl_list<group_default, mutex_baseline, sharded_baseline>;
+
+// ---- how a scenario calls ----------------------------------------------------------------------
+
+// fn for a caller that is meant to follow: it runs only if the caller leads after all.
+struct zero_fn {
+  value_type operator()() const noexcept { return 0; }
+};
+
+// Whether a group has deadlines (issue 13): see SFBENCH_HAS_DEADLINES.
+template <class G>
+concept has_deadlines = requires(G& g, const key_type& k) {
+  g.call_for(k, zero_fn{}, std::chrono::seconds(1));
+};
+static_assert(has_deadlines<group_default::type> == (SFBENCH_HAS_DEADLINES != 0),
+              "SFBENCH_HAS_DEADLINES guesses wrong for these headers: look at its test");
+
+// The plain call(key, fn).
+struct plain_call {
+  static constexpr bool may_time_out = false;
+  template <class G, class F>
+  static auto call(G& g, key_type k, F&& fn) {
+    return g.call(k, std::forward<F>(fn));
+  }
+};
+
+#if SFBENCH_HAS_DEADLINES
+// A timeout that no call of the *_call_for scenarios comes near.
+constexpr auto kNeverFires = std::chrono::seconds(1);
+
+// call_for(key, fn, kNeverFires): a deadline that is armed and never passes.
+struct call_for_never {
+  static constexpr bool may_time_out = true;
+  template <class G, class F>
+  static auto call(G& g, key_type k, F&& fn) {
+    return g.call_for(k, std::forward<F>(fn), kNeverFires);
+  }
+};
+#endif
 
 // ---- keys and work -----------------------------------------------------------------------------
 
@@ -237,16 +335,34 @@ struct loop_tally {
   long calls = 0, leader_calls = 0, follower_calls = 0, lone_calls = 0;
   long leader_allocs = 0, follower_allocs = 0, alloc_bytes = 0;
   long futex = 0, lone_futex = 0;
+  long timeouts = 0;  // calls of a form with a deadline whose deadline passed (not counted above)
 
-  // One call, with its allocations and futex syscalls (this thread's, which are all a call
-  // makes) charged to the caller's role. Costs six thread-local reads per call, the same for
-  // every implementation.
-  template <class G, class F>
+  // One call, made the way `Form` says, with its allocations and futex syscalls (this thread's,
+  // which are all a call makes) charged to the caller's role. Costs six thread-local reads per
+  // call, the same for every implementation.
+  template <class Form = plain_call, class G, class F>
   void call(G& g, key_type k, F&& fn) {
     const long a0 = tally.allocs;
     const long b0 = tally.alloc_bytes;
     const long f0 = tally.futex_calls;
-    auto r = g.call(k, std::forward<F>(fn));
+    if constexpr (Form::may_time_out) {
+      // A deadline that passes throws deadline_exceeded, a kind of cancelled (caught as that:
+      // the headers before issue 13, which this file also builds against, do not have it).
+      try {
+        const auto r = Form::call(g, k, std::forward<F>(fn));
+        count(r, a0, b0, f0);
+      } catch (const singleflight::cancelled&) {
+        ++timeouts;
+      }
+    } else {
+      const auto r = Form::call(g, k, std::forward<F>(fn));
+      count(r, a0, b0, f0);
+    }
+  }
+
+ private:
+  template <class R>
+  void count(const R& r, long a0, long b0, long f0) {
     const long da = tally.allocs - a0;
     const long db = tally.alloc_bytes - b0;
     const long df = tally.futex_calls - f0;
@@ -275,6 +391,7 @@ struct loop_tally {
 struct run_totals {
   std::atomic<long> calls, leader_calls, follower_calls, lone_calls;
   std::atomic<long> leader_allocs, follower_allocs, alloc_bytes, futex, lone_futex;
+  std::atomic<long> timeouts;
   std::atomic<int> finished;
 };
 run_totals totals;
@@ -283,7 +400,8 @@ void clear_totals(const benchmark::State&) {
   // Relaxed: see run_totals; thread creation orders these stores before every reader.
   for (std::atomic<long>* c : {&totals.calls, &totals.leader_calls, &totals.follower_calls,
                                &totals.lone_calls, &totals.leader_allocs, &totals.follower_allocs,
-                               &totals.alloc_bytes, &totals.futex, &totals.lone_futex}) {
+                               &totals.alloc_bytes, &totals.futex, &totals.lone_futex,
+                               &totals.timeouts}) {
     c->store(0, std::memory_order_relaxed);
   }
   totals.finished.store(0, std::memory_order_relaxed);
@@ -294,7 +412,10 @@ void set_ratio(benchmark::State& state, const char* name, long num, long den) {
 }
 
 // Adds this thread's counts to the run's; the last thread of the run sets the counters (Google
-// Benchmark sums counters over threads, and the other threads set none).
+// Benchmark sums counters over threads, and the other threads set none). `Form` says how the
+// calls were made: a form with a deadline adds deadline_fired, the number of calls whose
+// deadline passed.
+template <class Form = plain_call>
 void finish_thread(benchmark::State& state, const loop_tally& t, std::size_t record_bytes) {
   const std::pair<std::atomic<long>*, long> adds[] = {
       {&totals.calls, t.calls},
@@ -305,7 +426,8 @@ void finish_thread(benchmark::State& state, const loop_tally& t, std::size_t rec
       {&totals.follower_allocs, t.follower_allocs},
       {&totals.alloc_bytes, t.alloc_bytes},
       {&totals.futex, t.futex},
-      {&totals.lone_futex, t.lone_futex}};
+      {&totals.lone_futex, t.lone_futex},
+      {&totals.timeouts, t.timeouts}};
   // Relaxed: the acq_rel increment of `finished` below orders them before the last thread reads.
   for (const auto& [sum, n] : adds) sum->fetch_add(n, std::memory_order_relaxed);
   // acq_rel: the release half publishes this thread's additions above; the acquire half, in the
@@ -328,6 +450,9 @@ void finish_thread(benchmark::State& state, const loop_tally& t, std::size_t rec
   set_ratio(state, "futex_per_lone_call", get(totals.lone_futex), get(totals.lone_calls));
   set_ratio(state, "shared_fraction", calls - get(totals.lone_calls), calls);
   state.counters["bytes_per_record"] = static_cast<double>(record_bytes);
+  if constexpr (Form::may_time_out) {
+    state.counters["deadline_fired"] = static_cast<double>(get(totals.timeouts));
+  }
 }
 
 // ---- scenarios ---------------------------------------------------------------------------------
@@ -351,7 +476,9 @@ void drop_run_group(const benchmark::State&) {
 }
 
 
-template <class Impl>
+// distinct_noop_call_for: the same with Form = call_for_never (a lone leader's deadline never
+// passes: fn takes no stop token, so the leader registers nothing for it either).
+template <class Impl, class Form = plain_call>
 void distinct_noop(benchmark::State& state) {
   typename Impl::type& g = *run_group<Impl>;
   const int t = state.thread_index();
@@ -360,7 +487,7 @@ void distinct_noop(benchmark::State& state) {
   const thread_tally before = tally;
   for (auto _ : state) {
     const key_type k = distinct_key(t, i++);
-    auto r = g.call(k, [k] { return k; });
+    auto r = Form::call(g, k, [k] { return k; });
     benchmark::DoNotOptimize(r.value());
   }
   // Every call here is a lone flight's leader: nobody else ever uses its key. So the counts need
@@ -416,20 +543,22 @@ void distinct_string_view(benchmark::State& state) {
   }
 }
 
-template <class Impl>
+// hot_key_call_for: the same with Form = call_for_never, so that every follower waits with a
+// deadline (on a parker of its own, listed in the flight) that never passes.
+template <class Impl, class Form = plain_call>
 void hot_key(benchmark::State& state) {
   typename Impl::type& g = *run_group<Impl>;
   const auto fn_ns = static_cast<std::uint64_t>(state.range(0));
   warm_up(g, state.thread_index());
   loop_tally lt;
   for (auto _ : state) {
-    lt.call(g, kHotKey, [fn_ns] {
+    lt.call<Form>(g, kHotKey, [fn_ns] {
       busy_for(fn_ns);
       return value_type{7};
     });
   }
   state.SetItemsProcessed(state.iterations());
-  finish_thread(state, lt, Impl::record_bytes);
+  finish_thread<Form>(state, lt, Impl::record_bytes);
 }
 
 template <class Impl>
@@ -642,7 +771,9 @@ struct wake_samples {
   }
 };
 
-template <class Impl>
+// wake_latency_call_for: the same with Form = call_for_never for the waiters (the driver leads
+// with call()), so that each follower waits on a parker of its own that the close signals.
+template <class Impl, class Form = plain_call>
 void wake_latency(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   typename Impl::type g;
@@ -653,7 +784,7 @@ void wake_latency(benchmark::State& state) {
       const long a0 = tally.allocs;
       const long f0 = tally.futex_calls;
       // A waiter that finds no flight leads its own; its value 0 marks it late.
-      auto r = g.call(kWakeKey, [] { return value_type{0}; });
+      auto r = Form::call(g, kWakeKey, [] { return value_type{0}; });
       const std::uint64_t t = now_ns();
       const long da = tally.allocs - a0;
       const long df = tally.futex_calls - f0;
@@ -709,6 +840,343 @@ void atomic_wait_floor(benchmark::State& state) {
     }
   }
   s.report(state);
+}
+
+// ---- deadlines and leaving -----------------------------------------------------------------------
+
+// --sf_sample_scale: multiplies the fixed sample counts below (main() reads it).
+double sample_scale = 1.0;
+
+long scaled(long n) {
+  return std::max(1L, static_cast<long>(static_cast<double>(n) * sample_scale));
+}
+
+constexpr value_type kHeldValue = 1;  // what a held flight's fn returns; zero_fn returns 0
+
+// A thread that leads `key` in `g` and stays inside fn until this object is destroyed: a flight
+// that does not close while a scenario measures the callers that join it. The constructor
+// returns once fn has been entered, so the flight is registered.
+template <class G>
+class held_flight {
+ public:
+  held_flight(G& g, key_type key)
+      : thread_([this, &g, key] {
+          (void)g.call(key, [this] {
+            // (H1) release: pairs with (H2); only says that fn has been entered.
+            entered_.store(1, std::memory_order_release);
+            entered_.notify_all();
+            // (H3) acquire: pairs with (H4); nothing is published with the release but itself.
+            while (release_.load(std::memory_order_acquire) == 0) {
+              release_.wait(0, std::memory_order_acquire);  // (H3)
+            }
+            return kHeldValue;
+          });
+        }) {
+    // (H2) acquire: pairs with (H1).
+    while (entered_.load(std::memory_order_acquire) == 0) {
+      entered_.wait(0, std::memory_order_acquire);  // (H2)
+    }
+  }
+  held_flight(const held_flight&) = delete;
+  held_flight& operator=(const held_flight&) = delete;
+
+  // Lets fn return, so the flight closes; returns once the leader's call has returned.
+  ~held_flight() {
+    // (H4) release: pairs with (H3).
+    release_.store(1, std::memory_order_release);
+    release_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::atomic<std::uint32_t> entered_{0};
+  std::atomic<std::uint32_t> release_{0};
+  std::thread thread_;  // last: started once the members above exist
+};
+
+// Percentiles of a sample, as counters named <prefix>_p50, _p90, _p99, _p999 and _max (nearest
+// rank; with n samples, p999 is the ceil(0.999 n)-th smallest).
+void report_percentiles(benchmark::State& state, const std::string& prefix,
+                        std::vector<std::int64_t> v) {
+  if (v.empty()) return;
+  std::sort(v.begin(), v.end());
+  const auto at = [&v](double q) {
+    const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+    return static_cast<double>(v[std::min(v.size(), std::max<std::size_t>(rank, 1)) - 1]);
+  };
+  state.counters[prefix + "_p50"] = at(0.50);
+  state.counters[prefix + "_p90"] = at(0.90);
+  state.counters[prefix + "_p99"] = at(0.99);
+  state.counters[prefix + "_p999"] = at(0.999);
+  state.counters[prefix + "_max"] = static_cast<double>(v.back());
+}
+
+#if SFBENCH_HAS_DEADLINES
+
+// deadline_late: see the header comment. The benchmark's thread is the follower; a held_flight
+// is the leader, for the whole run.
+constexpr key_type kLateKey = 3;
+
+template <class Impl>
+void deadline_late(benchmark::State& state) {
+  using clock = std::chrono::steady_clock;
+  const auto timeout = std::chrono::microseconds(state.range(0));
+  typename Impl::type g;
+  std::vector<std::int64_t> late, floor;
+  late.reserve(static_cast<std::size_t>(state.max_iterations));
+  floor.reserve(static_cast<std::size_t>(state.max_iterations));
+  std::mutex m;
+  std::condition_variable cv;
+  long not_timed_out = 0;
+  {
+    held_flight<typename Impl::type> leader(g, kLateKey);
+    for (auto _ : state) {
+      clock::time_point t0 = clock::now();
+      try {
+        // Returns only if this caller led a flight of its own (the held one was not found) or
+        // the held flight closed: neither may happen here.
+        benchmark::DoNotOptimize(g.call_for(kLateKey, zero_fn{}, timeout).value());
+        ++not_timed_out;
+      } catch (const singleflight::deadline_exceeded&) {
+        const clock::time_point t1 = clock::now();
+        late.push_back((t1 - (t0 + timeout)).count());
+      }
+      // The floor: the parker's own timed wait, bare.
+      t0 = clock::now();
+      const clock::time_point d = t0 + timeout;
+      {
+        std::unique_lock lock(m);
+        while (cv.wait_until(lock, d) != std::cv_status::timeout) {
+        }
+      }
+      const clock::time_point t1 = clock::now();
+      floor.push_back((t1 - d).count());
+    }
+  }  // the leader returns
+  if (not_timed_out != 0) {
+    state.SkipWithError("deadline_late: a call_for returned instead of throwing deadline_exceeded");
+    return;
+  }
+  static_assert(std::is_same_v<clock::duration, std::chrono::nanoseconds>);
+  report_percentiles(state, "late_ns", std::move(late));
+  report_percentiles(state, "floor_late_ns", std::move(floor));
+  state.counters["samples"] = static_cast<double>(state.iterations());
+}
+
+#endif  // SFBENCH_HAS_DEADLINES
+
+// leave_wakeups: see the header comment.
+constexpr key_type kLeaveKey = 5;
+constexpr int kLeaveFollowers = 64;
+#if SFBENCH_HAS_DEADLINES
+constexpr auto kLeaveDeadline = std::chrono::milliseconds(5);  // ample to be seen asleep first
+#endif
+constexpr auto kQuiet = std::chrono::milliseconds(1);
+
+enum class followers_with { no_token, stop_token };
+enum class leaving_by { stop_token, deadline };
+
+// What /proc says of one thread of this process.
+struct task_status {
+  char state = '?';     // R, S, D, ...; '?' if unreadable
+  long voluntary = -1;  // voluntary_ctxt_switches
+};
+
+task_status read_task_status(pid_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/status", static_cast<int>(tid));
+  task_status out;
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[8192];
+  std::size_t len = 0;
+  for (ssize_t n; len + 1 < sizeof buf && (n = ::read(fd, buf + len, sizeof buf - 1 - len)) > 0;) {
+    len += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  buf[len] = '\0';
+  if (const char* p = std::strstr(buf, "\nState:")) {
+    p += 7;
+    while (*p == ' ' || *p == '\t') ++p;
+    out.state = *p;
+  }
+  // At the start of a line: "nonvoluntary_ctxt_switches" contains the name too.
+  if (const char* p = std::strstr(buf, "\nvoluntary_ctxt_switches:")) {
+    out.voluntary = std::strtol(p + 25, nullptr, 10);
+  }
+  return out;
+}
+
+// Every thread's voluntary switches; false if a thread is not asleep (or not readable).
+bool read_switches(const std::vector<pid_t>& tids, std::vector<long>& out) {
+  bool asleep = true;
+  out.resize(tids.size());
+  for (std::size_t i = 0; i < tids.size(); ++i) {
+    const task_status st = read_task_status(tids[i]);
+    out[i] = st.voluntary;
+    asleep = asleep && st.state == 'S' && st.voluntary >= 0;
+  }
+  return asleep;
+}
+
+// Returns once every thread is asleep and has stayed so, with no voluntary switch, for kQuiet;
+// `out` holds their counts then. False after 10 s.
+bool await_quiet(const std::vector<pid_t>& tids, std::vector<long>& out) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::vector<long> again;
+  while (std::chrono::steady_clock::now() < give_up) {
+    if (read_switches(tids, out)) {
+      std::this_thread::sleep_for(kQuiet);
+      if (read_switches(tids, again) && again == out) return true;
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
+  return false;
+}
+
+template <class Impl, followers_with Followers, leaving_by Leaving>
+void leave_wakeups(benchmark::State& state) {
+  using G = typename Impl::type;
+  using clock = std::chrono::steady_clock;
+  G g;
+  std::vector<std::stop_source> sources(kLeaveFollowers);  // never requested
+  std::vector<pid_t> tids(kLeaveFollowers);
+  std::vector<char> joined(kLeaveFollowers, 0);  // each written by its follower, read after join
+  std::atomic<int> started{0};
+  std::optional<held_flight<G>> leader;
+  leader.emplace(g, kLeaveKey);
+  std::vector<std::thread> followers;
+  for (int i = 0; i < kLeaveFollowers; ++i) {
+    followers.emplace_back([&, i] {
+      tids[i] = ::gettid();
+      // Release: publishes tids[i]; pairs with the driver's acquire load below.
+      started.fetch_add(1, std::memory_order_release);
+      try {
+        auto r = [&] {
+          if constexpr (Followers == followers_with::no_token) {
+            return g.call(kLeaveKey, zero_fn{});
+          } else {
+            return g.call(kLeaveKey, zero_fn{}, sources[i].get_token());
+          }
+        }();
+        joined[i] = r.value() == kHeldValue && r.shared() && !r.leader();
+      } catch (...) {
+        joined[i] = 0;
+      }
+    });
+  }
+  while (started.load(std::memory_order_acquire) < kLeaveFollowers) {  // acquire: see above
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+
+  std::vector<long> c0, c1, l1;
+  long rounds = 0, woken = 0, switches = 0, control_woken = 0, control_switches = 0;
+  long bad_leaves = 0, unconfirmed = 0;
+  const char* error = nullptr;
+  std::vector<std::int64_t> leave_ns;
+  const auto moved = [](const std::vector<long>& a, const std::vector<long>& b, long& threads,
+                        long& total) {
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      threads += b[i] != a[i];
+      total += b[i] - a[i];
+    }
+  };
+  if (!await_quiet(tids, c0)) error = "leave_wakeups: the followers did not all park";
+  for (auto _ : state) {
+    if (error != nullptr) break;
+    // The control: a window without a leaver, about as long as a round's.
+    std::this_thread::sleep_for(kQuiet);
+    if (!await_quiet(tids, c1)) {
+      error = "leave_wakeups: the followers did not settle (control)";
+      break;
+    }
+    moved(c0, c1, control_woken, control_switches);
+
+    // The leaver: joins, parks, leaves.
+    std::stop_source stop;
+    std::atomic<pid_t> leaver_tid{0};
+    std::atomic<int> leaver_done{0};
+    clock::time_point caught{};
+    bool left_right = false;
+    std::thread leaver([&] {
+      // Release: publishes nothing but the tid itself; pairs with the acquire loads below.
+      leaver_tid.store(::gettid(), std::memory_order_release);
+      try {
+        if constexpr (Leaving == leaving_by::stop_token) {
+          (void)g.call(kLeaveKey, zero_fn{}, stop.get_token());
+        } else {
+#if SFBENCH_HAS_DEADLINES
+          (void)g.call_for(kLeaveKey, zero_fn{}, kLeaveDeadline);
+#endif
+        }
+      } catch (const singleflight::cancelled& e) {
+        caught = clock::now();
+#if SFBENCH_HAS_DEADLINES
+        const bool by_deadline = dynamic_cast<const singleflight::deadline_exceeded*>(&e) != nullptr;
+#else
+        const bool by_deadline = false;
+#endif
+        left_right = by_deadline == (Leaving == leaving_by::deadline);
+      } catch (...) {
+      }
+      leaver_done.store(1, std::memory_order_release);  // pairs with the acquire load below
+    });
+    pid_t lt;
+    while ((lt = leaver_tid.load(std::memory_order_acquire)) == 0) std::this_thread::yield();
+    // Parked: asleep (the only place it can sleep), for a while.
+    bool parked = false;
+    while (!parked && leaver_done.load(std::memory_order_acquire) == 0) {
+      if (read_task_status(lt).state == 'S') {
+        std::this_thread::sleep_for(std::chrono::microseconds(500));
+        parked = read_task_status(lt).state == 'S';
+      } else {
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+      }
+    }
+    const clock::time_point requested = clock::now();
+    if constexpr (Leaving == leaving_by::stop_token) stop.request_stop();
+    leaver.join();
+    // A stop leaver is stopped only once seen asleep. A deadline leaver that was not seen asleep
+    // before its deadline (a driver held off the CPU for 5 ms) may have left before it parked:
+    // its round is counted apart, not in the figures.
+    if (!left_right || (Leaving == leaving_by::stop_token && !parked)) ++bad_leaves;
+    if constexpr (Leaving == leaving_by::stop_token) leave_ns.push_back((caught - requested).count());
+    if (!await_quiet(tids, l1)) {
+      error = "leave_wakeups: the followers did not settle after a leave";
+      break;
+    }
+    if (parked) {
+      moved(c1, l1, woken, switches);
+      ++rounds;
+    } else {
+      ++unconfirmed;
+    }
+    c0.swap(l1);
+  }
+
+  leader.reset();  // the flight closes: every follower returns
+  for (std::thread& t : followers) t.join();
+  const long strays = static_cast<long>(std::count(joined.begin(), joined.end(), 0));
+  if (error == nullptr && strays != 0) error = "leave_wakeups: a follower did not follow the held flight";
+  if (error == nullptr && bad_leaves != 0) {
+    error = "leave_wakeups: a leaver did not park, or did not leave the way it was meant to";
+  }
+  if (error != nullptr) {
+    state.SkipWithError(error);
+    return;
+  }
+  const auto per_round = [rounds](long x) {
+    return static_cast<double>(x) / static_cast<double>(std::max(rounds, 1L));
+  };
+  state.counters["followers"] = kLeaveFollowers;
+  state.counters["leaves"] = static_cast<double>(rounds);
+  state.counters["unconfirmed_leaves"] = static_cast<double>(unconfirmed);
+  state.counters["woken_per_leave"] = per_round(woken);
+  state.counters["switches_per_leave"] = per_round(switches);
+  state.counters["control_woken_per_round"] = per_round(control_woken);
+  state.counters["control_switches_per_round"] = per_round(control_switches);
+  report_percentiles(state, "leave_ns", std::move(leave_ns));
 }
 
 // ---- registration ------------------------------------------------------------------------------
@@ -787,12 +1255,85 @@ void register_all() {
     add(std::string("wake_latency/") + I::name, &wake_latency<I>)->Apply(waiters);
   });
   add("wake_latency/atomic_wait_floor", &atomic_wait_floor)->Apply(waiters);
+
+  // Deadlines and leaving (issue 13). The call_for twins of distinct_noop, hot_key and
+  // wake_latency, shape for shape; then the fixed-sample scenarios, each in one repetition of its own whatever
+  // --benchmark_repetitions says (their counters are distributions over the samples of that
+  // repetition).
+#if SFBENCH_HAS_DEADLINES
+  main_impls::for_each([&]<class I>() {
+    add(std::string("distinct_noop_call_for/") + I::name, &distinct_noop<I, call_for_never>)
+        ->Setup(make_run_group<I>)
+        ->Teardown(drop_run_group<I>)
+        ->Apply(threads_1_2_8);
+  });
+  main_impls::for_each([&]<class I>() {
+    add(std::string("hot_key_call_for/") + I::name, &hot_key<I, call_for_never>)
+        ->Setup(make_run_group<I>)
+        ->Teardown(drop_run_group<I>)
+        ->ArgName("fn_ns")
+        ->Arg(0)
+        ->Arg(1'000)
+        ->Arg(100'000)
+        ->ThreadRange(2, 64);
+  });
+  wake_impls::for_each([&]<class I>() {
+    add(std::string("wake_latency_call_for/") + I::name, &wake_latency<I, call_for_never>)
+        ->Apply(waiters);
+  });
+  // Samples per timeout: about 2.6 s at 200 µs and 3.2 s at 1 ms per implementation.
+  wake_impls::for_each([&]<class I>() {
+    for (const auto& [us, samples] : {std::pair{200L, 5'000L}, std::pair{1'000L, 1'500L}}) {
+      add(std::string("deadline_late/") + I::name, &deadline_late<I>)
+          ->ArgName("timeout_us")
+          ->Arg(us)
+          ->Iterations(scaled(samples))
+          ->Repetitions(1);
+    }
+  });
+#endif
+  // 100 leaves per configuration, about 2 s each.
+  wake_impls::for_each([&]<class I>() {
+    const std::string base = std::string("leave_wakeups/") + I::name;
+    const auto rounds = [](benchmark::internal::Benchmark* b) {
+      b->Iterations(scaled(100))->Repetitions(1);
+    };
+    add(base + "/followers:no_token/leaver:stop_token",
+        &leave_wakeups<I, followers_with::no_token, leaving_by::stop_token>)->Apply(rounds);
+    add(base + "/followers:stop_token/leaver:stop_token",
+        &leave_wakeups<I, followers_with::stop_token, leaving_by::stop_token>)->Apply(rounds);
+#if SFBENCH_HAS_DEADLINES
+    add(base + "/followers:no_token/leaver:deadline",
+        &leave_wakeups<I, followers_with::no_token, leaving_by::deadline>)->Apply(rounds);
+    add(base + "/followers:stop_token/leaver:deadline",
+        &leave_wakeups<I, followers_with::stop_token, leaving_by::deadline>)->Apply(rounds);
+#endif
+  });
 }
 
 }  // namespace
 }  // namespace sfbench
 
 int main(int argc, char** argv) {
+  // sf-bench's own flags come out of argv before Google Benchmark sees it.
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    constexpr std::string_view scale_flag = "--sf_sample_scale=";
+    const std::string_view arg = argv[i];
+    if (arg.starts_with(scale_flag)) {
+      char* end = nullptr;
+      sfbench::sample_scale = std::strtod(argv[i] + scale_flag.size(), &end);
+      if (end == argv[i] + scale_flag.size() || *end != '\0' || !(sfbench::sample_scale > 0)) {
+        std::fprintf(stderr, "sf-bench: --sf_sample_scale wants a positive number, not '%s'\n",
+                     argv[i] + scale_flag.size());
+        return 1;
+      }
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argv[kept] = nullptr;
+  argc = kept;
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   if (!sfbench::count_futex_self_test()) {
@@ -812,6 +1353,8 @@ int main(int argc, char** argv) {
 #endif
   benchmark::AddCustomContext("sf_spin_before_park", std::to_string(SINGLEFLIGHT_SPIN_BEFORE_PARK));
   benchmark::AddCustomContext("sf_check_lifetime", std::to_string(SINGLEFLIGHT_CHECK_LIFETIME));
+  benchmark::AddCustomContext("sf_sample_scale", std::to_string(sfbench::sample_scale));
+  benchmark::AddCustomContext("sf_headers_have_deadlines", SFBENCH_HAS_DEADLINES ? "yes" : "no");
   benchmark::AddCustomContext(
       "sf_sharded_group_shards",
       std::to_string(singleflight::sharded_group<std::uint64_t, std::uint64_t>().shard_count()));

@@ -7,7 +7,8 @@
 #
 # FILTER defaults to distinct_noop and hot_key for group and mutex_group. Environment: ROUNDS
 # (default 3), REPS (repetitions per run, default 3), MIN_TIME (seconds per repetition, default
-# 0.2), A_NAME and B_NAME (labels, default "A" and "B"). Writes OUTDIR/{a,b}_<round>.json,
+# 0.2), A_NAME and B_NAME (labels, default "A" and "B"), BENCH_ARGS (more arguments for both
+# binaries, e.g. --sf_sample_scale=0.5; empty by default). Writes OUTDIR/{a,b}_<round>.json,
 # OUTDIR/meta.json and OUTDIR/summary.md (scripts/bench_ab.py).
 set -euo pipefail
 a=${1:?usage: bench_ab.sh A_BIN B_BIN OUTDIR [FILTER]}
@@ -22,7 +23,7 @@ mkdir -p "$out"
 
 cat >"$out/meta.json" <<EOF
 {
-  "command": "scripts/bench_ab.sh $a $b $out '$filter'",
+  "command": "${BENCH_ARGS:+BENCH_ARGS='$BENCH_ARGS' }scripts/bench_ab.sh $a $b $out '$filter'",
   "a": {"name": "${A_NAME:-A}", "binary": "$a"},
   "b": {"name": "${B_NAME:-B}", "binary": "$b"},
   "rounds": $rounds, "repetitions": $reps, "min_time_s": $min_time,
@@ -33,8 +34,9 @@ cat >"$out/meta.json" <<EOF
 }
 EOF
 
+read -r -a extra <<<"${BENCH_ARGS:-}"
 run() {
-  "$1" --benchmark_filter="$filter" --benchmark_repetitions="$reps" \
+  "$1" "${extra[@]}" --benchmark_filter="$filter" --benchmark_repetitions="$reps" \
     --benchmark_min_time="$min_time" --benchmark_report_aggregates_only=false \
     --benchmark_format=json >"$2" 2>/dev/null
 }

@@ -10,7 +10,9 @@ Reads, from RESULTS_DIR (build/results/bench/ in bench/run, results/bench/ with 
 Writes, to RESULTS_DIR:
   summary.md                      ratios against mutex_group and against Go, the targets P1-P5
                                   with the measured figure beside each, the table ablation, the
-                                  wake latencies and the per-call counters
+                                  wake latencies, the per-call counters, and the deadlines:
+                                  call_for beside call, deadline accuracy against the condition
+                                  variable's, wake-ups per leaving caller
   distinct_noop.png, hot_key.png, zipf.png, forget_mix.png   throughput against threads
   wake_latency.png                follower wake latency against waiters, with the floor
   ablation.png                    the own table and libcds's tables behind group, side by side
@@ -53,7 +55,16 @@ SCENARIOS = """What each scenario times (bench/sf_bench.cpp says it in full):
 - `forget_mix`: the zipf keys with fn 1 µs, a stated percentage of operations being `forget`.
 - `wake_latency`: one leader, N parked followers; from the leader's publication (a timestamp
   taken as fn returns) to each follower's return. `atomic_wait_floor`: the same rounds with a bare
-  `atomic<uint32_t>::wait`/`notify_all`."""
+  `atomic<uint32_t>::wait`/`notify_all`.
+- `distinct_noop_call_for`, `hot_key_call_for`, `wake_latency_call_for`: the same shapes with
+  every call (wake_latency: every waiter's) a `call_for(key, fn, 1 s)` whose deadline never
+  passes.
+- `deadline_late`: a follower's `call_for(key, fn, T)` on a flight held open far longer than T;
+  how late `deadline_exceeded` comes back (catch time minus call time minus T), beside a bare
+  `condition_variable::wait_until` of the same deadline sampled alternately in the same run.
+- `leave_wakeups`: 64 followers parked on one flight (without tokens: on the state word; with
+  tokens: on parkers of their own); one more caller joins with a stop token or a deadline and
+  leaves. How many of the 64 woke, from their voluntary context switches in /proc."""
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -318,6 +329,99 @@ def counter_table(r):
                   "shared fraction (hot)"], rows)
 
 
+def dur(x):
+    """A duration in ns, in ns, µs or ms (the deadline tables span all three)."""
+    if x is None:
+        return "n/a"
+    if x >= 1e6:
+        return f"{x / 1e6:.3g} ms"
+    return ns(x)
+
+
+def find_one(r, scenario, impl, **params):
+    """The metrics of the one run of `scenario`/`impl` whose parameters include `params`
+    (fixed-sample runs carry iterations and repeats in their names too)."""
+    for _, _, p, m in r.find(scenario, impl):
+        if all(p.get(k) == v for k, v in params.items()):
+            return m
+    return None
+
+
+def call_for_table(r):
+    """Time per call of call_for (a deadline that never passes) over call's, shape for shape."""
+    rows = []
+    for impl in MAIN:
+        row = [impl]
+        for t in (1, 2, 8):
+            x = ratio(r.get("distinct_noop", impl, threads=t),
+                      r.get("distinct_noop_call_for", impl, threads=t))
+            row.append(fmt(x, 3))
+        for fn in r.values("hot_key_call_for", "fn_ns"):
+            xs = [ratio(r.get("hot_key", impl, fn_ns=fn, threads=t),
+                        r.get("hot_key_call_for", impl, fn_ns=fn, threads=t))
+                  for t in r.values("hot_key_call_for", "threads")]
+            xs = [x for x in xs if x is not None]
+            row.append(f"{fmt(min(xs), 3)}–{fmt(max(xs), 3)}" if xs else "n/a")
+        fired = [m.get("deadline_fired", 0) for _, _, _, m in r.find("hot_key_call_for", impl)]
+        row.append(fmt(max(fired), 0) if fired else "n/a")
+        rows.append(row)
+    header = ["implementation"] + [f"distinct_noop, {t} thr" for t in (1, 2, 8)] + \
+             [f"hot_key, fn {ns(fn) if fn else '0'}, 2–64 thr"
+              for fn in r.values("hot_key_call_for", "fn_ns")] + ["deadlines fired (hot_key)"]
+    return table(header, rows)
+
+
+def wake_call_for_table(r):
+    """Median wake latency of followers that wait with a deadline, over those that do not."""
+    rows = []
+    for w in r.values("wake_latency_call_for", "waiters"):
+        row = [w]
+        for impl in WAKE[:-1]:
+            x = r.get("wake_latency_call_for", impl, "wake_ns_p50", waiters=w)
+            base = r.get("wake_latency", impl, "wake_ns_p50", waiters=w)
+            row.append(f"{ns(x)} / {ns(base)} ({fmt(ratio(x, base))}×)")
+        rows.append(row)
+    return table(["waiters"] + [f"{impl} p50, call_for / call" for impl in WAKE[:-1]], rows)
+
+
+def late_table(r):
+    rows = []
+    for impl in WAKE[:-1]:
+        for us in r.values("deadline_late", "timeout_us"):
+            m = find_one(r, "deadline_late", impl, timeout_us=us)
+            if m is None:
+                continue
+            cells = [impl, dur(us * 1000)]
+            for q in ("p50", "p99", "p999"):
+                lib, floor = m.get(f"late_ns_{q}"), m.get(f"floor_late_ns_{q}")
+                cells.append(f"{dur(lib)} / {dur(floor)}")
+            cells.append(fmt(ratio(m.get("late_ns_p50"), m.get("floor_late_ns_p50"))))
+            cells.append(f"{dur(m.get('late_ns_max'))} / {dur(m.get('floor_late_ns_max'))}")
+            cells.append(fmt(m.get("samples"), 0))
+            rows.append(cells)
+    return table(["implementation", "timeout", "p50 late: call_for / floor",
+                  "p99 late: call_for / floor", "p99.9 late: call_for / floor",
+                  "p50 call_for / floor", "max: call_for / floor", "samples"], rows)
+
+
+def leave_table(r):
+    rows = []
+    for impl in WAKE[:-1]:
+        for followers in ("no_token", "stop_token"):
+            for leaver in ("stop_token", "deadline"):
+                m = find_one(r, "leave_wakeups", impl, followers=followers, leaver=leaver)
+                if m is None:
+                    continue
+                rows.append([impl, followers, leaver, fmt(m.get("woken_per_leave"), 2),
+                             fmt(m.get("switches_per_leave"), 2),
+                             fmt(m.get("control_woken_per_round"), 2),
+                             dur(m.get("leave_ns_p50")) if "leave_ns_p50" in m else "n/a",
+                             fmt(m.get("leaves"), 0)])
+    return table(["implementation", "64 followers with", "leaver with",
+                  "followers woken per leave", "their context switches per leave",
+                  "woken per control window", "leave time p50", "leaves"], rows)
+
+
 def meta_lines(meta, ctx, go_ctx):
     m = meta.get("machine", {})
     lines = [
@@ -396,6 +500,50 @@ def summary(r, meta, ctx, go_ctx, plots):
         counter_table(r),
         "",
     ]
+    if r.impls("distinct_noop_call_for") or r.impls("deadline_late") or r.impls("leave_wakeups"):
+        out += [
+            "## Deadlines: call_for beside call",
+            "",
+            "Time per call of `call_for(key, fn, 1 s)`, whose deadline never passes, over the "
+            "time per call of `call(key, fn)` in the same shape (1.00 = the same; hot_key: the "
+            "range over 2–64 threads). In distinct_noop every call is a lone leader; in hot_key "
+            "most calls are followers, which with a deadline wait on a parker of their own "
+            "(mutex and condition variable) that the close signals one by one.",
+            "",
+            call_for_table(r),
+            "",
+            "What a follower pays, directly: `wake_latency` with every waiter a `call_for` "
+            "(median time from the leader's publication to the follower's return; in brackets, "
+            "over the same with `call`).",
+            "",
+            wake_call_for_table(r),
+            "",
+            "## Deadline accuracy",
+            "",
+            "How late `deadline_exceeded` reaches a follower whose deadline passes while the "
+            "flight is held open: catch time minus (time before the call + timeout), against a "
+            "bare `std::condition_variable::wait_until` of the same deadline, sampled "
+            "alternately in the same run (the floor: the parker's own timed wait). Percentiles "
+            "over the samples of one repetition.",
+            "",
+            late_table(r),
+            "",
+            "## Wake-ups per leaving caller",
+            "",
+            "64 followers parked on one held flight; one more caller joins and leaves (stop "
+            "token requested once it is asleep, or a 5 ms deadline). Followers woken: how many "
+            "of the 64 had their voluntary context switch count move (/proc), per leave; the "
+            "control window is as long without a leaver. Leave time: from `request_stop()` to "
+            "the leaver's catch (a fresh thread's first throw included).",
+            "",
+            leave_table(r),
+            "",
+        ]
+        ab = pathlib.Path(meta.get("leave_ab", ""))
+        if meta.get("leave_ab"):
+            out += [f"Before and after, the same bench source built against {meta.get('leave_ab_base')}'s "
+                    f"headers and this checkout's: [{ab.name}/summary.md]({ab.name}/summary.md) "
+                    "(`scripts/bench_leave_ab.sh`).", ""]
     if plots:
         out += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
     return "\n".join(out), p_rows, vs_mutex
