@@ -3,12 +3,15 @@
 # /direct, then on /coalesced, and prints per endpoint the origin calls that the burst caused and
 # the latency the clients saw.
 #
-#   examples/http_demo/drive.sh [-n N] [-k KEY] [--origin-ms MS] [URL]
+#   examples/http_demo/drive.sh [-n N] [-k KEY] [--origin-ms MS] [--deadline-ms MS] [URL]
 #
 # With no URL it builds sf-http-demo if needed (in build/release, or $SF_BUILD_DIR), starts it on
 # an ephemeral loopback port with --origin-ms (default 500) and stops it at the end. With a URL
 # (http://127.0.0.1:8080) it drives a server that is already running; --origin-ms is then the
-# server's business. Needs cmake, g++, curl and cpp-httplib: scripts/install-deps.sh.
+# server's business. --deadline-ms gives every /coalesced request that budget (?deadline_ms=MS):
+# a request whose budget runs out gets 504, and once no request waits for an origin call any
+# more, the call is stopped (the "stopped" column); a request that comes after that starts a new
+# one. Needs cmake, g++, curl and cpp-httplib: scripts/install-deps.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -16,12 +19,14 @@ n=32
 key=user42
 origin_ms=500
 url=""
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+deadline_ms=""
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case "$1" in
     -n) n=$2; shift 2 ;;
     -k) key=$2; shift 2 ;;
     --origin-ms) origin_ms=$2; shift 2 ;;
+    --deadline-ms) deadline_ms=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     http://*) url=${1%/}; shift ;;
     *) usage >&2; exit 2 ;;
@@ -29,6 +34,11 @@ while (($#)); do
 done
 if ! [[ $n =~ ^[0-9]+$ ]] || ((n < 1 || n > 512)); then
   echo "drive.sh: -n wants 1..512" >&2
+  exit 2
+fi
+if [[ -n $deadline_ms ]] &&
+  { ! [[ $deadline_ms =~ ^[0-9]+$ ]] || ((deadline_ms < 1 || deadline_ms > 600000)); }; then
+  echo "drive.sh: --deadline-ms wants 1..600000" >&2
   exit 2
 fi
 command -v curl >/dev/null || { echo "drive.sh: needs curl (scripts/install-deps.sh)" >&2; exit 1; }
@@ -75,24 +85,32 @@ server_origin_ms=$(curl -fsS "$url/stats" | sed -n 's/.*"origin_ms":\([0-9]*\).*
 
 echo "sf-http-demo at $url: the origin takes ${server_origin_ms} ms per call"
 echo "$n curl clients at once per endpoint, all for key \"$key\""
+[[ -z $deadline_ms ]] ||
+  echo "each /coalesced request with a budget of $deadline_ms ms (?deadline_ms=$deadline_ms)"
 echo
-printf '%-12s %8s %6s %13s %12s %8s %8s %8s\n' endpoint requests 2xx "origin calls" \
-  "origin peak" "p50 ms" "max ms" "wall ms"
+printf '%-12s %8s %6s %6s %13s %8s %12s %8s %8s %8s\n' endpoint requests 2xx 504 "origin calls" \
+  stopped "origin peak" "p50 ms" "max ms" "wall ms"
 for endpoint in direct coalesced; do
+  query=""
+  [[ $endpoint != coalesced || -z $deadline_ms ]] || query="?deadline_ms=$deadline_ms"
   curl -fsS -d '' "$url/reset" >/dev/null
   start=$(date +%s%N)
   seq "$n" | xargs -P "$n" -I{} \
-    curl -sS -o /dev/null -w '%{http_code} %{time_total}\n' "$url/$endpoint/$key" >"$tmp/$endpoint"
+    curl -sS -o /dev/null -w '%{http_code} %{time_total}\n' "$url/$endpoint/$key$query" \
+    >"$tmp/$endpoint"
   wall_ms=$((($(date +%s%N) - start) / 1000000))
   ok=$(grep -c '^2' "$tmp/$endpoint" || true)
+  timeouts=$(grep -c '^504' "$tmp/$endpoint" || true)
   # time_total is in seconds: sort, then the median (lower middle) and the largest, in ms.
   read -r p50 max < <(awk '{print $2 * 1000}' "$tmp/$endpoint" | sort -n |
     awk '{v[NR] = $1} END {printf "%.0f %.0f\n", v[int((NR + 1) / 2)], v[NR]}')
-  printf '%-12s %8d %6d %13s %12s %8s %8s %8d\n' "/$endpoint" "$n" "$ok" \
-    "$(stat_of "$endpoint" origin_calls)" "$(stat_of "$endpoint" origin_peak)" \
-    "$p50" "$max" "$wall_ms"
+  printf '%-12s %8d %6d %6d %13s %8s %12s %8s %8s %8d\n' "/$endpoint" "$n" "$ok" "$timeouts" \
+    "$(stat_of "$endpoint" origin_calls)" "$(stat_of "$endpoint" abandoned)" \
+    "$(stat_of "$endpoint" origin_peak)" "$p50" "$max" "$wall_ms"
 done
 echo
-echo "origin calls: how often the burst reached the origin; origin peak: the most origin calls at"
+echo "origin calls: how often the burst reached the origin; stopped: how many of them were"
+echo "stopped because no request was waiting any more; origin peak: the most origin calls at"
 echo "once. A /direct request always waits for a whole origin call of its own; a /coalesced request"
-echo "that arrives while the call for its key is under way joins it and waits only for the rest."
+echo "that arrives while the call for its key is under way joins it and waits only for the rest"
+echo "(or, with --deadline-ms, until its budget runs out)."

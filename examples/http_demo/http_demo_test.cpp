@@ -2,15 +2,25 @@
 // and checks, over real sockets, what the demo claims.
 //   1. 32 concurrent GET /coalesced/k cause 1 origin call, and all 32 get its one body;
 //      32 concurrent GET /direct/k cause 32.
-//   2. Malformed requests — an unknown method, an absurdly long path, bad percent-encoding, an
+//   2. Per-request deadlines on /coalesced (?deadline_ms=N, X-Deadline-Ms: N): a budget longer
+//      than the origin call gets 200; a lone request whose budget runs out gets 504 as the
+//      leader, and its origin call was stopped (the stats count it abandoned); followers whose
+//      budgets run out get 504 while a request without a budget still gets 200 from the one
+//      origin call, which ran to the end; a malformed budget gets 400.
+//   3. Malformed requests — an unknown method, an absurdly long path, bad percent-encoding, an
 //      empty or invalid key, bad headers, binary junk — get a 4xx, or for junk that is not HTTP
 //      at all have the connection closed; and the server still answers afterwards.
-//   3. SIGTERM stops it with exit status 0 — which is also how a sanitizer's finding inside the
+//   4. SIGTERM stops it with exit status 0 — which is also how a sanitizer's finding inside the
 //      server fails this test.
 //
 // Why the first check cannot pass or fail by luck of timing: the origin takes 500 ms, all 32
 // clients are released together by a latch, and the server has a thread per connection for 64
-// of them; the 32 requests have 500 ms to reach the flight, and need a few.
+// of them; the 32 requests have 500 ms to reach the flight, and need a few. The deadline checks
+// rest on the same margin: budgets of 20 ms against an origin call of 500 ms, and followers that
+// are sent once the origin call has begun (the test waits for /stats to show it) have the rest
+// of those 500 ms to join and leave. No check reads a clock: that a request left before the
+// origin call finished shows in the reply (a 504 marked "follower" comes only from a request
+// that joined the flight and left it while it was still running) and in the stats.
 //
 //   sf-http-demo-test PATH-TO-sf-http-demo
 #include <httplib.h>
@@ -146,7 +156,8 @@ struct reply {
 };
 
 // n clients, released together, each GETting `path` on a connection of its own.
-std::vector<reply> burst(int port, const std::string& path, int n) {
+std::vector<reply> burst(int port, const std::string& path, int n,
+                         const httplib::Headers& headers = {}) {
   std::vector<reply> replies(static_cast<std::size_t>(n));
   std::latch go(n);
   {
@@ -157,7 +168,7 @@ std::vector<reply> burst(int port, const std::string& path, int n) {
         cli.set_connection_timeout(10s);
         cli.set_read_timeout(30s);
         go.arrive_and_wait();
-        if (auto res = cli.Get(path.c_str())) {
+        if (auto res = cli.Get(path, headers)) {
           replies[i] = {res->status, res->body, res->get_header_value("X-Singleflight")};
         }
       });
@@ -166,11 +177,13 @@ std::vector<reply> burst(int port, const std::string& path, int n) {
   return replies;
 }
 
-reply get(int port, const std::string& path) {
+reply get(int port, const std::string& path, const httplib::Headers& headers = {}) {
   httplib::Client cli("127.0.0.1", port);
   cli.set_connection_timeout(10s);
   cli.set_read_timeout(30s);
-  if (auto res = cli.Get(path.c_str())) return {res->status, res->body, ""};
+  if (auto res = cli.Get(path, headers)) {
+    return {res->status, res->body, res->get_header_value("X-Singleflight")};
+  }
   return {};
 }
 
@@ -278,6 +291,91 @@ void coalescing(int port) {
         "/direct: " + std::to_string(bodies.size()) + " distinct bodies, one per origin call");
 }
 
+std::string describe(const reply& r) {
+  return std::to_string(r.status) + (r.role.empty() ? "" : " (" + r.role + ")");
+}
+
+void deadlines(int port) {
+  std::printf("per-request deadlines on /coalesced, origin %d ms:\n", origin_ms);
+  check(post_reset(port), "POST /reset");
+  const reply long_query = get(port, "/coalesced/d1?deadline_ms=30000");
+  check(long_query.status == 200 && long_query.role == "alone",
+        "?deadline_ms=30000: " + describe(long_query) + " (expected 200, alone)");
+  const reply long_header = get(port, "/coalesced/d2", {{"X-Deadline-Ms", "30000"}});
+  check(long_header.status == 200 && long_header.role == "alone",
+        "X-Deadline-Ms: 30000: " + describe(long_header) + " (expected 200, alone)");
+
+  // Alone, the request is the leader: when its budget runs out nobody waits for the origin call,
+  // so the call is stopped, and the leader answers with its outcome, a 504.
+  const reply short_query = get(port, "/coalesced/d3?deadline_ms=20");
+  check(short_query.status == 504 && short_query.role == "leader",
+        "?deadline_ms=20, alone: " + describe(short_query) + " (expected 504, leader)");
+  const reply short_header =
+      get(port, "/coalesced/d4?deadline_ms=600000", {{"X-Deadline-Ms", "20"}});
+  check(short_header.status == 504 && short_header.role == "leader",
+        "?deadline_ms=600000 with X-Deadline-Ms: 20 (the smaller counts): " +
+            describe(short_header) + " (expected 504, leader)");
+  const std::string stats = get(port, "/stats").body;
+  check(stat(stats, "coalesced", "origin_calls") == 4 &&
+            stat(stats, "coalesced", "abandoned") == 2 &&
+            stat(stats, "coalesced", "timeouts") == 2,
+        "/stats: origin calls " + std::to_string(stat(stats, "coalesced", "origin_calls")) +
+            ", stopped " + std::to_string(stat(stats, "coalesced", "abandoned")) + ", 504s " +
+            std::to_string(stat(stats, "coalesced", "timeouts")) + " (expected 4, 2, 2)");
+
+  // Followers with 20 ms budgets join a flight led by a request without one: each answers 504
+  // when its budget runs out, and the origin call runs on for the patient request.
+  check(post_reset(port), "POST /reset");
+  reply patient;
+  std::jthread patient_client([&] { patient = get(port, "/coalesced/d5"); });
+  bool origin_called = false;
+  for (int i = 0; i < 2000 && !origin_called; ++i) {
+    origin_called = stat(get(port, "/stats").body, "coalesced", "origin_calls") == 1;
+    if (!origin_called) std::this_thread::sleep_for(5ms);
+  }
+  check(origin_called, "the patient request's origin call has begun");
+  constexpr int impatient = 8;
+  const std::vector<reply> gave_up = burst(port, "/coalesced/d5?deadline_ms=20", impatient);
+  int timed_out = 0;
+  for (const reply& r : gave_up) timed_out += r.status == 504 && r.role == "follower";
+  check(timed_out == impatient, std::to_string(timed_out) + " of " + std::to_string(impatient) +
+                                    " followers with ?deadline_ms=20 got 504 (follower)");
+  patient_client.join();
+  check(patient.status == 200 && patient.role == "leader",
+        "the request without a budget: " + describe(patient) + " (expected 200, leader)");
+  const std::string stats2 = get(port, "/stats").body;
+  check(stat(stats2, "coalesced", "origin_calls") == 1 &&
+            stat(stats2, "coalesced", "abandoned") == 0 &&
+            stat(stats2, "coalesced", "timeouts") == impatient,
+        "/stats: origin calls " + std::to_string(stat(stats2, "coalesced", "origin_calls")) +
+            ", stopped " + std::to_string(stat(stats2, "coalesced", "abandoned")) + ", 504s " +
+            std::to_string(stat(stats2, "coalesced", "timeouts")) + " (expected 1, 0, " +
+            std::to_string(impatient) + ")");
+
+  struct bad_budget {
+    const char* name;
+    std::string path;
+    httplib::Headers headers;
+  };
+  const std::vector<bad_budget> bad = {
+      {"?deadline_ms=0", "/coalesced/d6?deadline_ms=0", {}},
+      {"?deadline_ms=-5", "/coalesced/d6?deadline_ms=-5", {}},
+      {"?deadline_ms=abc", "/coalesced/d6?deadline_ms=abc", {}},
+      {"?deadline_ms= (empty)", "/coalesced/d6?deadline_ms=", {}},
+      {"?deadline_ms=600001", "/coalesced/d6?deadline_ms=600001", {}},
+      {"?deadline_ms=99999999999999999999", "/coalesced/d6?deadline_ms=99999999999999999999", {}},
+      {"?deadline_ms twice", "/coalesced/d6?deadline_ms=5&deadline_ms=6", {}},
+      {"X-Deadline-Ms: soon", "/coalesced/d6", {{"X-Deadline-Ms", "soon"}}},
+      {"X-Deadline-Ms twice", "/coalesced/d6", {{"X-Deadline-Ms", "5"}, {"X-Deadline-Ms", "6"}}},
+      {"a good query with a bad header", "/coalesced/d6?deadline_ms=5",
+       {{"X-Deadline-Ms", "1.5"}}},
+  };
+  for (const bad_budget& b : bad) {
+    const reply r = get(port, b.path, b.headers);
+    check(r.status == 400, std::string(b.name) + ": " + std::to_string(r.status));
+  }
+}
+
 void malformed(int port, server_process& server) {
   std::printf("malformed requests:\n");
   enum class want { exactly_400, any_4xx, any_4xx_or_closed };
@@ -353,6 +451,7 @@ int main(int argc, char** argv) {
   if (!check(port > 0, "the server printed its port: " + std::to_string(port))) return 1;
 
   coalescing(port);
+  deadlines(port);
   malformed(port, server);
 
   const std::optional<int> status = server.stop(30s);

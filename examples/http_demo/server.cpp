@@ -6,10 +6,27 @@
 //   GET  /coalesced/<key>  calls it through a singleflight::group, so concurrent requests for
 //                          one key share one origin call; the X-Singleflight response header
 //                          says whether this request was the leader, a follower, or alone
-//   GET  /stats            per endpoint: requests, origin calls, most origin calls at once
+//   GET  /stats            per endpoint: requests, origin calls, most origin calls at once,
+//                          504s, origin calls stopped early
 //   POST /reset            zeroes the counters
 // A key is 1 to 128 characters from A-Z a-z 0-9 . _ ~ -; anything else is a 400. HTTP itself
 // is parsed by cpp-httplib: malformed requests never reach these handlers.
+//
+// Deadlines. A /coalesced request may carry a budget in milliseconds, as the query parameter
+// `?deadline_ms=N` or the header `X-Deadline-Ms: N` (N from 1 to 600000; with both, the smaller
+// counts; anything else, or either one twice, is a 400). The handler then calls
+// `call_for(key, fetch, budget)`:
+//   - a follower whose budget runs out answers 504 Gateway Timeout at once (it catches
+//     singleflight::deadline_exceeded); the origin call and the other requests carry on;
+//   - the leader's answer is always the origin call's, since the origin call runs on the leader's
+//     thread. The origin call takes a std::stop_token, which singleflight requests when no
+//     request is waiting for it any more: the leader's budget has run out and every follower has
+//     left. The origin then stops at once and throws origin_abandoned, and the leader answers 504.
+//     While a follower still waits, the origin call runs on, and the leader waits for it too, past
+//     its own budget: it answers 200 late rather than waste a call that somebody still uses. So
+//     the origin call stops at the latest budget of the requests still waiting for it.
+// A request without a budget waits as long as the origin takes, and keeps its flight alive. /direct
+// takes no budget.
 //
 //   sf-http-demo [--port N] [--origin-ms N] [--threads N]
 //
@@ -25,13 +42,20 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 
 namespace {
 
@@ -45,12 +69,16 @@ struct options {
 // them after the requests it reports on have been answered.
 struct endpoint_stats {
   std::atomic<long> requests{0}, origin_calls{0}, followers{0};
+  std::atomic<long> timeouts{0};   // 504s: requests answered without the value
+  std::atomic<long> abandoned{0};  // origin calls stopped because nobody waited for them
   std::atomic<int> in_origin{0}, peak_in_origin{0};
 
   void reset() {
     requests.store(0, std::memory_order_relaxed);
     origin_calls.store(0, std::memory_order_relaxed);
     followers.store(0, std::memory_order_relaxed);
+    timeouts.store(0, std::memory_order_relaxed);
+    abandoned.store(0, std::memory_order_relaxed);
     peak_in_origin.store(in_origin.load(std::memory_order_relaxed), std::memory_order_relaxed);
   }
 
@@ -58,8 +86,15 @@ struct endpoint_stats {
     return "{\"requests\":" + std::to_string(requests.load(std::memory_order_relaxed)) +
            ",\"origin_calls\":" + std::to_string(origin_calls.load(std::memory_order_relaxed)) +
            ",\"origin_peak\":" + std::to_string(peak_in_origin.load(std::memory_order_relaxed)) +
-           ",\"followers\":" + std::to_string(followers.load(std::memory_order_relaxed)) + "}";
+           ",\"followers\":" + std::to_string(followers.load(std::memory_order_relaxed)) +
+           ",\"timeouts\":" + std::to_string(timeouts.load(std::memory_order_relaxed)) +
+           ",\"abandoned\":" + std::to_string(abandoned.load(std::memory_order_relaxed)) + "}";
   }
+};
+
+// What an origin call throws when it was stopped because nobody was waiting for it any more.
+struct origin_abandoned : std::runtime_error {
+  origin_abandoned() : std::runtime_error("origin call stopped: no request was waiting for it") {}
 };
 
 // The slow dependency: a database, another service, a disk.
@@ -67,15 +102,26 @@ class slow_origin {
  public:
   explicit slow_origin(std::chrono::milliseconds delay) : delay_(delay) {}
 
-  std::string fetch(const std::string& key, endpoint_stats& stats) {
+  // Takes delay() unless `stop` is requested first; then it throws origin_abandoned. A real
+  // origin would hand the token on: cancel the query, close the connection.
+  std::string fetch(const std::string& key, endpoint_stats& stats, std::stop_token stop = {}) {
     const long call = stats.origin_calls.fetch_add(1, std::memory_order_relaxed) + 1;
     const int now = stats.in_origin.fetch_add(1, std::memory_order_relaxed) + 1;
     int peak = stats.peak_in_origin.load(std::memory_order_relaxed);
     while (now > peak &&
            !stats.peak_in_origin.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
     }
-    std::this_thread::sleep_for(delay_);
+    {
+      std::mutex m;
+      std::condition_variable_any wake;
+      std::unique_lock lock(m);
+      wake.wait_for(lock, stop, delay_, [] { return false; });  // the delay, or until `stop`
+    }
     stats.in_origin.fetch_sub(1, std::memory_order_relaxed);
+    if (stop.stop_requested()) {
+      stats.abandoned.fetch_add(1, std::memory_order_relaxed);
+      throw origin_abandoned();
+    }
     return "value of " + key + " from origin call " + std::to_string(call) + "\n";
   }
 
@@ -98,6 +144,46 @@ bool valid_key(std::string_view key) {
 void bad_key(httplib::Response& res) {
   res.status = 400;
   res.set_content("bad key: use 1 to 128 characters from A-Z a-z 0-9 . _ ~ -\n", "text/plain");
+}
+
+constexpr long max_deadline_ms = 600'000;
+
+// A budget in milliseconds, 1 to max_deadline_ms, digits only.
+std::optional<long> parse_deadline_ms(std::string_view text) {
+  long ms = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), ms);
+  if (text.empty() || error != std::errc{} || end != text.data() + text.size() || ms < 1 ||
+      ms > max_deadline_ms) {
+    return std::nullopt;
+  }
+  return ms;
+}
+
+// The request's budget, from `?deadline_ms=N` and `X-Deadline-Ms: N` (the smaller if both are
+// given) into `budget`, which stays empty if neither is. False for a malformed one (a 400).
+bool request_deadline(const httplib::Request& req,
+                      std::optional<std::chrono::milliseconds>& budget) {
+  const std::size_t params = req.get_param_value_count("deadline_ms");
+  const std::size_t headers = req.get_header_value_count("X-Deadline-Ms");
+  if (params > 1 || headers > 1) return false;
+  std::optional<long> ms;
+  for (const auto& [given, text] :
+       {std::pair(params == 1, params == 1 ? req.get_param_value("deadline_ms") : ""),
+        std::pair(headers == 1, headers == 1 ? req.get_header_value("X-Deadline-Ms") : "")}) {
+    if (!given) continue;
+    const std::optional<long> parsed = parse_deadline_ms(text);
+    if (!parsed) return false;
+    ms = ms ? std::min(*ms, *parsed) : *parsed;
+  }
+  if (ms) budget = std::chrono::milliseconds(*ms);
+  return true;
+}
+
+void bad_deadline(httplib::Response& res) {
+  res.status = 400;
+  res.set_content("bad deadline: give ?deadline_ms=N or X-Deadline-Ms: N once, N from 1 to " +
+                      std::to_string(max_deadline_ms) + " (milliseconds)\n",
+                  "text/plain");
 }
 
 // cpp-httplib 0.11 listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, compiled into
@@ -169,11 +255,35 @@ int main(int argc, char** argv) {
   svr.Get(R"(/coalesced/(.*))", [&](const httplib::Request& req, httplib::Response& res) {
     const std::string key = req.matches[1].str();
     if (!valid_key(key)) return bad_key(res);
+    std::optional<std::chrono::milliseconds> budget;
+    if (!request_deadline(req, budget)) return bad_deadline(res);
     coalesced.requests.fetch_add(1, std::memory_order_relaxed);
-    const auto r = flights.call(key, [&] { return origin.fetch(key, coalesced); });
-    if (!r.leader()) coalesced.followers.fetch_add(1, std::memory_order_relaxed);
-    res.set_header("X-Singleflight", r.leader() ? (r.shared() ? "leader" : "alone") : "follower");
-    res.set_content(*r, "text/plain");
+    // The origin call stops when its token is requested: only once nobody waits for it (S12).
+    auto fetch = [&](std::stop_token stop) {
+      return origin.fetch(key, coalesced, std::move(stop));
+    };
+    try {
+      const auto r = budget ? flights.call_for(key, fetch, *budget) : flights.call(key, fetch);
+      if (!r.leader()) coalesced.followers.fetch_add(1, std::memory_order_relaxed);
+      res.set_header("X-Singleflight",
+                     r.leader() ? (r.shared() ? "leader" : "alone") : "follower");
+      res.set_content(*r, "text/plain");
+    } catch (const singleflight::deadline_exceeded&) {  // a follower whose budget ran out
+      coalesced.followers.fetch_add(1, std::memory_order_relaxed);
+      coalesced.timeouts.fetch_add(1, std::memory_order_relaxed);
+      res.status = 504;
+      res.set_header("X-Singleflight", "follower");
+      res.set_content("deadline exceeded: the origin call for " + key +
+                          " is still under way for the requests that wait for it\n",
+                      "text/plain");
+    } catch (const origin_abandoned&) {  // the leader: every request gave up, the call stopped
+      coalesced.timeouts.fetch_add(1, std::memory_order_relaxed);
+      res.status = 504;
+      res.set_header("X-Singleflight", "leader");
+      res.set_content("deadline exceeded: nobody waits for " + key +
+                          " any more, so its origin call was stopped\n",
+                      "text/plain");
+    }
   });
   svr.Get("/stats", [&](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"origin_ms\":" + std::to_string(origin.delay().count()) + ",\"direct\":" +

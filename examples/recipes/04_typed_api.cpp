@@ -10,7 +10,7 @@
 //   - errors are exceptions, rethrown in every caller with their type; or, if you prefer errors
 //     as values, make them part of Value (a std::variant here);
 //   - Go's DoChan becomes std::async over call() when you want a future; when all you want is a
-//     way out of waiting, call(key, fn, stop_token) is recipe 5.
+//     way out of waiting, call(key, fn, stop_token) and call_for(key, fn, timeout) are recipe 5.
 //
 // Acceptance: the static_asserts compile; 20 concurrent callers of a move-only value share one
 // object from one load; an error value reaches every caller of its flight; a future from
