@@ -171,27 +171,8 @@ bool lead(flight<Value>& f, F&& fn, const Stop& stop, const Deadline& d, Unregis
 // How a follower's wait ended.
 enum class waited { closed, stopped, timed_out };
 
-// The follower's half, after a successful join: waits for the flight to close and rethrows its
-// exception if it failed, or leaves when `stop` is requested or `d` passes (S7). A follower with
-// neither parks on the flight's state word. One with either parks on a parker of its own, which
-// only the close, its own stop callback and its own deadline wake: leaving wakes nobody else.
-// The stop callback is deregistered (waiting for it if it is running on another thread) before
-// this returns, so it never touches a parker that is gone.
-template <class Value, class Stop, class Deadline>
-waited follow(flight<Value>& f, const Stop& stop, const Deadline& d) {
-  waited how = waited::closed;
-  if constexpr (std::is_same_v<Stop, no_stop> && std::is_same_v<Deadline, no_deadline>) {
-    f.wait_until_closed();
-  } else if (!stop.stop_possible() && !d.finite()) {
-    f.wait_until_closed();
-  } else if (!f.closed_after_spin()) {
-    how = wait_listed(f, stop, d);
-  }
-  if (how == waited::closed) f.rethrow_if_failed();
-  return how;
-}
-
-// follow() for a caller with a stop token or a deadline, after the spin found the flight open.
+// follow() (below) for a caller with a stop token or a deadline, after the spin found the
+// flight open.
 template <class Value, class Stop, class Deadline>
 waited wait_listed(flight<Value>& f, const Stop& stop, const Deadline& d) {
   waiter w;
@@ -212,6 +193,26 @@ waited wait_listed(flight<Value>& f, const Stop& stop, const Deadline& d) {
   }
   f.leave();
   return (seen & waiter::kStopped) != 0 ? waited::stopped : waited::timed_out;
+}
+
+// The follower's half, after a successful join: waits for the flight to close and rethrows its
+// exception if it failed, or leaves when `stop` is requested or `d` passes (S7). A follower with
+// neither parks on the flight's state word. One with either parks on a parker of its own, which
+// only the close, its own stop callback and its own deadline wake: leaving wakes nobody else.
+// The stop callback is deregistered (waiting for it if it is running on another thread) before
+// this returns, so it never touches a parker that is gone.
+template <class Value, class Stop, class Deadline>
+waited follow(flight<Value>& f, const Stop& stop, const Deadline& d) {
+  waited how = waited::closed;
+  if constexpr (std::is_same_v<Stop, no_stop> && std::is_same_v<Deadline, no_deadline>) {
+    f.wait_until_closed();
+  } else if (!stop.stop_possible() && !d.finite()) {
+    f.wait_until_closed();
+  } else if (!f.closed_after_spin()) {
+    how = wait_listed(f, stop, d);
+  }
+  if (how == waited::closed) f.rethrow_if_failed();
+  return how;
 }
 
 // Counts a group's flights in progress when SINGLEFLIGHT_CHECK_LIFETIME is on, and reports a
