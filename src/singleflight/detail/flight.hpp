@@ -471,6 +471,8 @@ class flight {
   atomic<std::uint32_t> list_lock_{0};
   const bool table_hold_;  // a table holds the record too (libcds): holds_ starts at 2
 
+  bool detached_ = false;  // close() has taken the list of waiters; guarded by the list lock
+
   // Written by the leader's thread before the record is published; read-only after.
   bool abandonable_ = false;
   const void* const leader_ = this_thread_tag();
@@ -478,10 +480,8 @@ class flight {
   fn_stop_source abandon_ = no_fn_stop_source();  // requested by leave() at abandonment
   [[no_unique_address]] plain_access published_;  // marks the reads of the fields above
 
-  // The waiters with a parker of their own (guarded by the list lock), and whether close() has
-  // taken them.
+  // The waiters with a parker of their own, guarded by the list lock (with detached_ above).
   waiter* waiters_ = nullptr;
-  bool detached_ = false;
   [[no_unique_address]] plain_access list_access_;  // marks every access to the list
 
   // The outcome: written by the leader before close() — exactly one of value_ (made) or error_
