@@ -25,9 +25,9 @@
 //                          the record from being freed. Linearizes at the read that found the
 //                          record, or found none. Returns `joined` with the follower's reference,
 //                          or `absent`, `closed` or `reentrant` with none. A record the step finds
-//                          abandoned (S12) is removed by identity before find() returns `closed`. May throw
-//                          std::bad_alloc only before it looked (a thread's first call may
-//                          allocate its per-thread state).
+//                          abandoned (S12) is removed by identity before find() returns `closed`.
+//                          May throw std::bad_alloc only before it looked (a thread's first
+//                          call may allocate its per-thread state).
 //
 //   insert(r)              -> bool
 //                          Insert-if-absent: registers `r`, built by make(), unless a record for

@@ -114,8 +114,12 @@ void run_leader(flight<Value>& f, const Stop& stop, const Deadline& d, Body&& bo
     auto by_deadline = [&leaving]() noexcept { leaving(); };
     const stop_callback_for_t<Stop, decltype(by_stop)> on_stop(stop, by_stop);
     const auto at = d.resolve();  // reads the clock only now, and only for a finite deadline
-    const deadline_callback_for_t<std::remove_const_t<decltype(at)>, decltype(by_deadline)> on_deadline(at, by_deadline);
+    using at_type = std::remove_const_t<decltype(at)>;
+    const deadline_callback_for_t<at_type, decltype(by_deadline)> on_deadline(at, by_deadline);
     body();
+    // fn has returned: a stop or deadline from now on would abandon a flight whose outcome is
+    // about to be published. Relaxed, as above.
+    leaving.gone.store(true, std::memory_order_relaxed);
   }
 }
 
