@@ -1206,15 +1206,15 @@ void register_all() {
       ->Threads(1)->Threads(2);
   add("floor/atomics", &floor_atomics)->Apply(threads_1_2_8);
 
+  // hot_key's shapes, for call and for call_for alike.
+  const auto hot_key_shapes = [](benchmark::internal::Benchmark* b) {
+    b->ArgName("fn_ns")->Arg(0)->Arg(1'000)->Arg(100'000)->ThreadRange(2, 64);
+  };
   main_impls::for_each([&]<class I>() {
     add(std::string("hot_key/") + I::name, &hot_key<I>)
         ->Setup(make_run_group<I>)
         ->Teardown(drop_run_group<I>)
-        ->ArgName("fn_ns")
-        ->Arg(0)
-        ->Arg(1'000)
-        ->Arg(100'000)
-        ->ThreadRange(2, 64);
+        ->Apply(hot_key_shapes);
   });
 
   main_impls::for_each([&]<class I>() {
@@ -1271,11 +1271,7 @@ void register_all() {
     add(std::string("hot_key_call_for/") + I::name, &hot_key<I, call_for_never>)
         ->Setup(make_run_group<I>)
         ->Teardown(drop_run_group<I>)
-        ->ArgName("fn_ns")
-        ->Arg(0)
-        ->Arg(1'000)
-        ->Arg(100'000)
-        ->ThreadRange(2, 64);
+        ->Apply(hot_key_shapes);
   });
   wake_impls::for_each([&]<class I>() {
     add(std::string("wake_latency_call_for/") + I::name, &wake_latency<I, call_for_never>)

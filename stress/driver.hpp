@@ -112,6 +112,21 @@ inline void check_receipt(run_env& env, const worker& w, std::uint64_t key,
   }
 }
 
+// A call that threw what no caller of the workload may receive (S3). Called from a handler: it
+// rethrows the exception in flight to name it.
+inline void report_unexpected(run_env& env, worker& w, std::uint64_t key, std::int64_t t0) {
+  w.latency.record(now_ns() - t0);
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    env.report(invariant::s3, "a call for " + key_name(key) + " threw an unexpected " +
+                                  "exception: " + e.what());
+  } catch (...) {
+    env.report(invariant::s3, "a call for " + key_name(key) + " threw something that is not a "
+                                  "std::exception");
+  }
+}
+
 // A call that threw `cancelled` (S7): only a caller whose stop was requested, never the one that
 // ran fn, and within --cancel-bound of the request.
 inline void check_cancelled(run_env& env, worker& w, std::uint64_t key, const cancel_ticket* ticket,
@@ -231,14 +246,8 @@ void call_once(Group& g, worker& w, std::uint64_t key, run_env& env,
     }
   } catch (const singleflight::cancelled&) {
     check_cancelled(env, w, key, ticket.get(), t0, now_ns());
-  } catch (const std::exception& e) {
-    w.latency.record(now_ns() - t0);
-    env.report(invariant::s3, "a call for " + key_name(key) + " threw an unexpected " +
-                                  "exception: " + e.what());
   } catch (...) {
-    w.latency.record(now_ns() - t0);
-    env.report(invariant::s3, "a call for " + key_name(key) + " threw something that is not a "
-                                  "std::exception");
+    report_unexpected(env, w, key, t0);
   }
   ++w.calls;
   w.progress.end(w.calls);
@@ -505,14 +514,8 @@ void deadline_call(Group& g, worker& w, std::uint64_t key, run_env& env) {
     }
   } catch (const singleflight::cancelled&) {
     check_cancelled(env, w, key, ticket.get(), t0, now_ns());
-  } catch (const std::exception& e) {
-    w.latency.record(now_ns() - t0);
-    env.report(invariant::s3, "a call for " + key_name(key) + " threw an unexpected " +
-                                  "exception: " + e.what());
   } catch (...) {
-    w.latency.record(now_ns() - t0);
-    env.report(invariant::s3, "a call for " + key_name(key) + " threw something that is not a "
-                                  "std::exception");
+    report_unexpected(env, w, key, t0);
   }
   ++w.calls;
   w.progress.end(w.calls);

@@ -28,15 +28,14 @@
 
 namespace singleflight::detail {
 
-// A point on the steady clock after which a caller stops waiting; `never()` is no deadline.
+// A point on the steady clock after which a caller stops waiting; `never()` is no deadline. What
+// timeout_after and time_point_at below resolve to, once something must wait for it.
 struct deadline {
   using clock = std::chrono::steady_clock;
   clock::time_point at;
 
   static constexpr deadline never() noexcept { return {clock::time_point::max()}; }
   bool finite() const noexcept { return at != clock::time_point::max(); }
-  bool passed() const noexcept { return finite() && clock::now() >= at; }
-  deadline resolve() const noexcept { return *this; }
 };
 
 // Durations and time points compared without overflow, whatever their representations.

@@ -110,12 +110,11 @@ void run_leader(flight<Value>& f, const Stop& stop, const Deadline& d, Body&& bo
         if (!gone.exchange(true, std::memory_order_relaxed)) f.leave();
       }
     } leaving{f};
-    auto by_stop = [&leaving]() noexcept { leaving(); };
-    auto by_deadline = [&leaving]() noexcept { leaving(); };
-    const stop_callback_for_t<Stop, decltype(by_stop)> on_stop(stop, by_stop);
+    auto depart = [&leaving]() noexcept { leaving(); };
+    const stop_callback_for_t<Stop, decltype(depart)> on_stop(stop, depart);
     const auto at = d.resolve();  // reads the clock only now, and only for a finite deadline
     using at_type = std::remove_const_t<decltype(at)>;
-    const deadline_callback_for_t<at_type, decltype(by_deadline)> on_deadline(at, by_deadline);
+    const deadline_callback_for_t<at_type, decltype(depart)> on_deadline(at, depart);
     body();
     // fn has returned: a stop or deadline from now on would abandon a flight whose outcome is
     // about to be published. Relaxed, as above.
