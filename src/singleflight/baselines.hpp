@@ -21,6 +21,7 @@
 #include <mutex>
 #include <stop_token>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 
@@ -34,12 +35,32 @@ namespace detail {
 template <class Key, class Value, class Hash, class KeyEqual>
 class locked_flights {
  public:
+  // Removes the leader's record from the map by identity (after forget(key) the map may hold a
+  // newer flight). Holds the key by reference when the caller's key outlives the call, or a copy
+  // of its own (`OwnKey`, for a coroutine call whose driver may remove the record later).
+  template <bool OwnKey, class K>
+  struct unregistration {
+    locked_flights* self;
+    using held_key = std::conditional_t<OwnKey, Key, const K&>;
+    held_key key;
+    flight<Value>* r;
+    lifetime_check* lifetime;
+    void operator()() const noexcept {
+      std::lock_guard relock(self->mu_);
+      if (auto it = self->map_.find(key); it != self->map_.end() && it->second == r) {
+        self->map_.erase(it);
+      }
+      lifetime->finished();
+    }
+  };
+
   // `key` is a Key, or a type the transparent Hash and KeyEqual take (lookup_key): the map looks
-  // it up as it is, and a leader makes one Key from it, in the map's node.
-  template <class K, class F, class Stop, class Deadline>
-  result<Value> call(const K& key, F&& fn, const Stop& stop, const Deadline& d,
-                     lifetime_check& lifetime) {
-    calls::check_not_over(stop, d);  // before joining or starting anything (S7)
+  // it up as it is, and a leader makes one Key from it, in the map's node. Joins the key's
+  // flight, or registers a new one (`prepare` readies the record before it is published).
+  template <bool OwnKey, class K, class Prepare>
+  entered<Value, unregistration<OwnKey, K>> enter(const K& key, Prepare&& prepare,
+                                                  lifetime_check& lifetime) {
+    using held = typename unregistration<OwnKey, K>::held_key;
     std::unique_lock lock(mu_);
     if (auto it = map_.find(key); it != map_.end()) {
       // The finder's step every table takes. A record in the map is never closed (its leader
@@ -49,13 +70,13 @@ class locked_flights {
       if (found.what == lookup::reentrant) throw reentrant_call();
       if (found.what == lookup::joined) {
         lock.unlock();
-        return calls::follow(std::move(found.joined), stop, d);
+        return {std::move(found.joined), false, {this, held(key), nullptr, &lifetime}};
       }
       map_.erase(it);
     }
     auto* r = new record();
     try {
-      if (may_be_abandoned<F>(stop, d)) r->make_abandonable();
+      prepare(*r);
       map_.emplace(Key(key), r);
     } catch (...) {
       delete r;
@@ -63,13 +84,7 @@ class locked_flights {
     }
     lifetime.started();
     lock.unlock();
-    return calls::lead(flight_ref<Value>::adopt(r), std::forward<F>(fn), stop, d,
-                       [this, &key, r, &lifetime]() noexcept {
-      std::lock_guard relock(mu_);
-      // By identity: after forget(key) the map may hold a newer flight.
-      if (auto it = map_.find(key); it != map_.end() && it->second == r) map_.erase(it);
-      lifetime.finished();
-    });
+    return {flight_ref<Value>::adopt(r), true, {this, held(key), r, &lifetime}};
   }
 
   template <class K>
@@ -101,7 +116,7 @@ class mutex_group
   mutex_group(const mutex_group&) = delete;
   mutex_group& operator=(const mutex_group&) = delete;
 
-  // call, call_for, call_until: detail::call_forms (singleflight.hpp).
+  // call, call_for, call_until, async_call: detail::call_forms (singleflight.hpp).
 
   template <class K = Key>
     requires detail::call_key<K, Key, Hash, KeyEqual>
@@ -112,9 +127,9 @@ class mutex_group
  private:
   friend class detail::call_forms<mutex_group, Key, Value, Hash, KeyEqual>;
 
-  template <class K, class F, class Stop, class Deadline>
-  result<Value> call_with(const K& key, F&& fn, const Stop& stop, const Deadline& d) {
-    return flights_.call(key, std::forward<F>(fn), stop, d, lifetime_);
+  template <bool OwnKey, class K, class Prepare>
+  auto enter(const K& key, Prepare&& prepare) {
+    return flights_.template enter<OwnKey>(key, prepare, lifetime_);
   }
 
   detail::locked_flights<Key, Value, Hash, KeyEqual> flights_;
@@ -137,7 +152,7 @@ class sharded_group
   sharded_group(const sharded_group&) = delete;
   sharded_group& operator=(const sharded_group&) = delete;
 
-  // call, call_for, call_until: detail::call_forms (singleflight.hpp).
+  // call, call_for, call_until, async_call: detail::call_forms (singleflight.hpp).
 
   template <class K = Key>
     requires detail::call_key<K, Key, Hash, KeyEqual>
@@ -151,9 +166,9 @@ class sharded_group
  private:
   friend class detail::call_forms<sharded_group, Key, Value, Hash, KeyEqual>;
 
-  template <class K, class F, class Stop, class Deadline>
-  result<Value> call_with(const K& key, F&& fn, const Stop& stop, const Deadline& d) {
-    return shard_for(key).call(key, std::forward<F>(fn), stop, d, lifetime_);
+  template <bool OwnKey, class K, class Prepare>
+  auto enter(const K& key, Prepare&& prepare) {
+    return shard_for(key).template enter<OwnKey>(key, prepare, lifetime_);
   }
 
   // A cache line (two on parts that prefetch in pairs) per shard, so that shards never share one.

@@ -218,6 +218,13 @@ struct calls {
     return result<Value>(std::move(f), /*shared=*/true, /*leader=*/false);
   }
 
+  // A caller that has seen its flight close: its outcome (rethrows the flight's exception).
+  template <class Value>
+  static result<Value> outcome(flight_ref<Value> f, bool shared, bool leader) {
+    f->rethrow_if_failed();
+    return result<Value>(std::move(f), shared, leader);
+  }
+
   // A call's checks before it joins or starts anything (S7).
   template <class Stop, class Deadline>
   static void check_not_over(const Stop& stop, const Deadline& d) {
@@ -225,6 +232,14 @@ struct calls {
     if (d.passed()) throw deadline_exceeded();
   }
 };
+
+}  // namespace detail
+}  // namespace singleflight
+
+#include "detail/async.hpp"  // the coroutine form, which needs result and calls above
+
+namespace singleflight {
+namespace detail {
 
 // Stands in for a call that breaks a requirement: its static_assert (requirements.hpp) has
 // already fired, so this is never defined and the protocol is never instantiated.
@@ -293,15 +308,62 @@ class call_forms {
     return call_checked<K>(key, std::forward<F>(fn), stop, deadline_at(deadline));
   }
 
+  // C++20 coroutines (Go: DoChan): `co_await g.async_call(key, fn)` yields the result<Value>
+  // that call() returns, from any coroutine type, without blocking the thread. A follower's wait
+  // costs its frame a node and nothing else; it is resumed on the thread that completes the
+  // flight. fn returns something Value can be made from (run inline by a leader, which does not
+  // suspend) or an awaitable whose result Value can be made from (an asynchronous loader, which
+  // the flight awaits: a leader that leaves does not stop it for the others). Await the result
+  // in the expression that makes it: it refers to `key` and `fn`.
+  template <class K = Key, class F>
+  auto async_call(const K& key, F&& fn) {
+    return async_checked<K>(key, std::forward<F>(fn), no_stop{});
+  }
+
+  // As above; the caller stops waiting and the co_await throws `cancelled` when `stop` is
+  // requested (S7).
+  template <class K = Key, class F, stoppable_token StopToken = std::stop_token>
+  auto async_call(const K& key, F&& fn, StopToken stop) {
+    return async_checked<K>(key, std::forward<F>(fn), std::move(stop));
+  }
 
  private:
+  Impl& impl() noexcept { return static_cast<Impl&>(*this); }
+
   template <class K, class F, class Stop, class Deadline>
   result<Value> call_checked(const K& key, F&& fn, const Stop& stop, const Deadline& d) {
     if constexpr (call_is_usable<K, F, Key, Value, Hash, KeyEqual>()) {
-      return static_cast<Impl&>(*this).call_with(lookup_key_from<Key, Hash, KeyEqual>(key),
-                                                 std::forward<F>(fn), stop, d);
+      return call_with(lookup_key_from<Key, Hash, KeyEqual>(key), std::forward<F>(fn), stop, d);
     } else {
       return unusable<result<Value>>();
+    }
+  }
+
+  // A thread caller: looks the key up (the implementation's `enter`, with a key that lives
+  // until this returns), then leads or follows.
+  template <class K, class F, class Stop, class Deadline>
+  result<Value> call_with(const K& key, F&& fn, const Stop& stop, const Deadline& d) {
+    calls::check_not_over(stop, d);  // before joining or starting anything (S7)
+    auto e = impl().template enter</*OwnKey=*/false>(key, [&](flight<Value>& f) {
+      if (may_be_abandoned<F>(stop, d)) f.make_abandonable();
+    });
+    if (!e.leads) return calls::follow(std::move(e.f), stop, d);
+    return calls::lead(std::move(e.f), std::forward<F>(fn), stop, d, e.unregister);
+  }
+
+  template <class K, class F, class Stop>
+  auto async_checked(const K& key, F&& fn, Stop stop) {
+    if constexpr (call_is_usable<K, F, Key, Value, Hash, KeyEqual, /*Async=*/true>()) {
+      // The lookup key is made (if it must be) inside the step, and the step's `unregister`
+      // owns what it needs: a driver may run it after the call's expression has ended.
+      auto enter = [impl = &impl()](const K& k, auto& prepare) {
+        return impl->template enter</*OwnKey=*/true>(lookup_key_from<Key, Hash, KeyEqual>(k),
+                                                     prepare);
+      };
+      return async_call_op<Value, decltype(enter), K, F, Stop>(enter, key, std::forward<F>(fn),
+                                                                std::move(stop));
+    } else {
+      return unusable<async_call_op<Value, int, K, F, Stop>>();
     }
   }
 };
@@ -338,7 +400,7 @@ class group : public detail::call_forms<group<Key, Value, Hash, KeyEqual, Table>
   group& operator=(const group&) = delete;
 
   // call(key, fn[, stop]), call_for(key, fn, timeout[, stop]), call_until(key, fn, deadline[,
-  // stop]): detail::call_forms above.
+  // stop]), async_call(key, fn[, stop]): detail::call_forms above.
 
   // Go: Forget. Later calls for key start a new flight; callers of the current one are unaffected.
   template <class K = Key>
@@ -351,15 +413,26 @@ class group : public detail::call_forms<group<Key, Value, Hash, KeyEqual, Table>
  private:
   friend class detail::call_forms<group, Key, Value, Hash, KeyEqual>;
 
-  template <class K, class F, class Stop, class Deadline>
-  result<Value> call_with(const K& key, F&& fn, const Stop& stop, const Deadline& d) {
-    detail::calls::check_not_over(stop, d);  // before joining or starting anything (S7)
+  // Removes the leader's record from the table by identity.
+  struct unregistration {
+    group* g;
+    record* r;
+    void operator()() const noexcept {
+      g->table_.erase(*r);
+      g->lifetime_.finished();
+    }
+  };
+
+  // Finds the key's flight and joins it, or registers a new one (`prepare` readies the record
+  // before it is published). The record holds the key, so `unregister` never needs the caller's.
+  template <bool OwnKey, class K, class Prepare>
+  detail::entered<Value, unregistration> enter(const K& key, Prepare&& prepare) {
     const std::size_t h = hash_(key);
     for (;;) {
       detail::found<Value> found = table_.find(h, key);
       switch (found.what) {
         case detail::lookup::reentrant: throw reentrant_call();
-        case detail::lookup::joined: return detail::calls::follow(std::move(found.joined), stop, d);
+        case detail::lookup::joined: return {std::move(found.joined), false, {this, nullptr}};
         case detail::lookup::closed:     // it is out of the table: look again
         case detail::lookup::abandoned:  // the table has removed it: look again
           continue;
@@ -368,7 +441,7 @@ class group : public detail::call_forms<group<Key, Value, Hash, KeyEqual, Table>
       record* r = table_.make(h, key);
       bool registered;
       try {
-        if (detail::may_be_abandoned<F>(stop, d)) r->make_abandonable();
+        prepare(*r);
         registered = table_.insert(*r);
       } catch (...) {  // out of memory in the table: nothing was registered
         table::discard(r);
@@ -379,11 +452,7 @@ class group : public detail::call_forms<group<Key, Value, Hash, KeyEqual, Table>
         continue;
       }
       lifetime_.started();
-      return detail::calls::lead(detail::flight_ref<Value>::adopt(r), std::forward<F>(fn), stop, d,
-                                 [this, r]() noexcept {
-                                   table_.erase(*r);
-                                   lifetime_.finished();
-                                 });
+      return {detail::flight_ref<Value>::adopt(r), true, {this, r}};
     }
   }
 

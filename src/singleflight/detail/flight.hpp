@@ -142,14 +142,19 @@ class value_slot<Value, false> {
 // What a follower's attempt to join found.
 enum class join_result { joined, closed, abandoned };
 
-// A follower with a stop token or a deadline, waiting: its wake-up channel and its links in the
-// flight's list of waiters. Lives on the follower's stack; close() signals kClosed once it is
-// done with the node, and a follower never returns while close() may still reach its node.
+// A caller waiting in the flight's list: a thread follower with a stop token or a deadline
+// (protocol.hpp's thread_waiter, a parker on its stack) or a coroutine caller (async.hpp's
+// coroutine_waiter, in the awaiting frame). close() detaches the whole list, then calls each
+// node's `wake` once, reading `next` first: the node may be gone as soon as it is woken. A caller
+// never lets its node go while close() may still reach it: it either unlinks it first (delist)
+// or waits to be woken.
 struct waiter {
-  static constexpr unsigned kClosed = 1;   // close() has finished with this node
-  static constexpr unsigned kStopped = 2;  // the follower's stop token was requested
+  using wake_fn = void (*)(waiter&) noexcept;
+  explicit waiter(wake_fn w) noexcept : wake(w) {}
+  waiter(const waiter&) = delete;
+  waiter& operator=(const waiter&) = delete;
 
-  parker park;
+  const wake_fn wake;
   waiter* prev = nullptr;  // guarded by the flight's list lock
   waiter* next = nullptr;  // guarded by the flight's list lock
 };
@@ -182,6 +187,13 @@ class flight {
     abandon_ = fn_stop_source();
     abandonable_ = true;
     state_.store(kCaller, std::memory_order_relaxed);  // relaxed: published with the record
+    published_.write();
+  }
+
+  // Leader, before the record is published: fn is an asynchronous loader that the flight awaits,
+  // so no thread is inside it, and a call for the key from this thread is no reentry (S11).
+  void make_async() noexcept {
+    leader_ = nullptr;
     published_.write();
   }
 
@@ -230,12 +242,38 @@ class flight {
   // Leader, after writing the outcome and removing the record from its table, holding its user
   // reference. Returns whether any follower joined (the leader's shared()).
   bool close() noexcept {
-    // (2) acq_rel, pairs with (1), (3)-(6) and (14): publishes the outcome; sees every join,
-    // WAITERS and LISTED.
-    const std::uint32_t prev = state_.fetch_or(kDone, std::memory_order_acq_rel);
+    published_.read();
+    std::uint32_t prev;
+    if (leader_ != nullptr) {
+      // (2) acq_rel, pairs with (1), (3)-(6) and (14): publishes the outcome; sees every join,
+      // WAITERS and LISTED.
+      prev = state_.fetch_or(kDone, std::memory_order_acq_rel);
+    } else {
+      // An asynchronous flight's leader is woken like a follower and reads its shared() from
+      // the word: keep whether a follower had joined as DONE is set.
+      prev = state_.load(std::memory_order_relaxed);  // relaxed: the CAS decides
+      while (!state_.compare_exchange_weak(prev, prev | kDone | ((prev & kJoined) << kSharedShift),
+                                           std::memory_order_acq_rel,  // (2), as above
+                                           std::memory_order_relaxed)) {  // relaxed: re-read
+      }
+    }
     if ((prev & kWaiters) != 0) notify_all(state_);
     if ((prev & kListed) != 0) wake_listed();
     return (prev & kJoined) != 0;
+  }
+
+  // Whether the flight has closed: once true, the outcome is visible (S8).
+  [[nodiscard]] bool closed() const noexcept {
+    // (3) acquire, pairs with (2), as in closed_after_spin().
+    return (state_.load(std::memory_order_acquire) & kDone) != 0;
+  }
+
+  // For the leader of an asynchronous flight, after the close was seen: whether any follower
+  // joined (its shared()). The close of such a flight copied JOINED into SHARED as it set DONE; a
+  // finder's failed join may set JOINED after DONE, but nothing sets SHARED later.
+  [[nodiscard]] bool had_followers() const noexcept {
+    // Relaxed: the caller has seen DONE through an acquire (3), and SHARED was set with it.
+    return (state_.load(std::memory_order_relaxed) & kShared) != 0;
   }
 
   // Follower, after a successful try_join: re-reads the state word a few times (with a CPU
@@ -288,7 +326,7 @@ class flight {
   }
 
   // Follower leaving (its token was requested or its deadline passed): unlinks `w`. False if
-  // close() has taken the list already: then close() will signal `w` (kClosed), and the
+  // close() has taken the list already: then close() will wake `w`, and the
   // follower must wait for that signal and take the outcome: the close came first.
   [[nodiscard]] bool delist(waiter& w) noexcept {
     lock_list();
@@ -432,7 +470,7 @@ class flight {
     unlock_list();
     while (w != nullptr) {
       waiter* const next = w->next;
-      w->park.signal(waiter::kClosed);
+      w->wake(*w);
       w = next;
     }
   }
@@ -452,16 +490,20 @@ class flight {
     list_lock_.store(0, std::memory_order_release);
   }
 
-  // The state word. DONE is set once, by the leader, when the outcome is written and the record
-  // is out of the table; JOINED by a follower that joined before DONE; WAITERS by a follower
-  // about to park on the word, LISTED by one that linked a parker of its own, telling close()
-  // whom it must wake; ABANDONED by the caller that left last (S12). In a flight that can be
-  // abandoned, the bits from kCaller up count its waiting callers.
+  // The state word. DONE is set once, by whoever completes fn (the leader, or the flight's own
+  // driver for an asynchronous loader), when the outcome is written and the record is out of the
+  // table; JOINED by a follower that joined before DONE (and by a failed join after it); WAITERS
+  // by a follower about to park on the word, LISTED by a caller that linked a node of its own
+  // (a parker, or a coroutine's), telling close() whom it must wake; ABANDONED by the caller that
+  // left last (S12); SHARED, in an asynchronous flight, with DONE if JOINED was set before it. In
+  // a flight that can be abandoned, the bits from kCaller up count its waiting callers.
   static constexpr std::uint32_t kDone = 1u << 0;
   static constexpr std::uint32_t kJoined = 1u << 1;
   static constexpr std::uint32_t kWaiters = 1u << 2;
   static constexpr std::uint32_t kListed = 1u << 3;
   static constexpr std::uint32_t kAbandoned = 1u << 4;
+  static constexpr int kSharedShift = 4;  // JOINED (bit 1) copied to SHARED (bit 5)
+  static constexpr std::uint32_t kShared = kJoined << kSharedShift;
   static constexpr std::uint32_t kCaller = 1u << 8;
   static constexpr std::uint32_t kCallerMask = ~(kCaller - 1);
 
@@ -475,7 +517,7 @@ class flight {
 
   // Written by the leader's thread before the record is published; read-only after.
   bool abandonable_ = false;
-  const void* const leader_ = this_thread_tag();
+  const void* leader_ = this_thread_tag();  // null when no thread runs fn (an async loader)
   const reclaim_fn reclaim_;
   fn_stop_source abandon_ = no_fn_stop_source();  // requested by leave() at abandonment
   [[no_unique_address]] plain_access published_;  // marks the reads of the fields above

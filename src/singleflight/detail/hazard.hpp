@@ -24,9 +24,10 @@
 #pragma once
 
 #include <algorithm>
-#include <cassert>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <new>
 
 #include "atomic.hpp"
@@ -93,10 +94,18 @@ class hazard_domain {
     return *mine;
   }
 
-  // The record of a thread that has already called local(), e.g. a leader removing its record.
+  // The calling thread's record, for an operation that cannot fail: removing a flight's record.
+  // Usually the thread registered the record and has one; an asynchronous loader's flight may be
+  // removed on whatever thread completed the loader, which may have to claim one here. Running
+  // out of memory then ends the process with a message, since a removal cannot be undone.
   thread_record& local_claimed() noexcept {
-    assert(mine_slot() != nullptr && "singleflight: hazard record used before it was claimed");
-    return *mine_slot();
+    try {
+      return local();
+    } catch (...) {
+      std::fputs("singleflight: out of memory while claiming a hazard record to remove a flight\n",
+                 stderr);
+      std::abort();
+    }
   }
 
   // Frees, now, every node retired by the calling thread or orphaned that no hazard names (tests

@@ -21,6 +21,8 @@
 #include <cds/init.h>
 
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 
 #include "thread_exit.hpp"
 
@@ -66,6 +68,19 @@ class libcds_runtime {
   // branch once the thread is attached.
   static void enter() {
     if (!node_.registered) attach_slow();
+  }
+
+  // enter(), for an operation that cannot fail: removing a flight's record, which an
+  // asynchronous loader's flight may do on a thread that never called into the group. Running
+  // out of memory while attaching ends the process with a message.
+  static void enter_for_removal() noexcept {
+    try {
+      enter();
+    } catch (...) {
+      std::fputs("singleflight: out of memory while attaching a thread to libcds to remove a "
+                 "flight\n", stderr);
+      std::abort();
+    }
   }
 
   // ThreadSanitizer annotations for reclamation; nothing in other builds. A record may be freed

@@ -144,6 +144,7 @@ class libcds_table {
 
   // flight_table::erase: libcds's unlink compares node addresses.
   bool erase(record& r) noexcept {
+    runtime::enter_for_removal();  // the flight may complete on a thread new to the group
     const bool unlinked = set_.unlink(r);
     runtime::traversal_done();
     return unlinked;

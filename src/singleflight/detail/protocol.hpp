@@ -28,7 +28,11 @@ class flight_ref {
   static flight_ref adopt(flight<Value>* f) noexcept { return flight_ref(f); }
 
   flight_ref(flight_ref&& other) noexcept : f_(std::exchange(other.f_, nullptr)) {}
-  flight_ref& operator=(flight_ref&&) = delete;
+  flight_ref& operator=(flight_ref&& other) noexcept {
+    flight_ref dropped(std::move(*this));  // releases the reference held so far, if any
+    f_ = std::exchange(other.f_, nullptr);
+    return *this;
+  }
   ~flight_ref() {
     if (f_ != nullptr) f_->release_user();
   }
@@ -58,6 +62,16 @@ template <class Value>
 struct found {
   lookup what;
   flight_ref<Value> joined;
+};
+
+// What a caller became once its table lookup settled (a table's `enter`): a follower that
+// joined the flight `f`, or the leader of the flight `f` it registered, which `unregister`
+// removes from the table by identity.
+template <class Value, class Unregister>
+struct entered {
+  flight_ref<Value> f;
+  bool leads;
+  Unregister unregister;  // for the leader only
 };
 
 // A finder's step on a record it found, taken while the table still guards the record: a user
@@ -176,26 +190,39 @@ enum class waited { closed, stopped, timed_out };
 
 // follow() (below) for a caller with a stop token or a deadline, after the spin found the
 // flight open.
+// A thread follower with a stop token or a deadline, waiting in the flight's list: a parker on
+// its stack, which only the close (kClosed), its own stop callback (kStopped) and its own
+// deadline wake.
+struct thread_waiter : waiter {
+  static constexpr unsigned kClosed = 1;   // close() has finished with this node
+  static constexpr unsigned kStopped = 2;  // the follower's stop token was requested
+
+  thread_waiter() noexcept : waiter(&closed) {}
+  static void closed(waiter& w) noexcept { static_cast<thread_waiter&>(w).park.signal(kClosed); }
+
+  parker park;
+};
+
 template <class Value, class Stop, class Deadline>
 waited wait_listed(flight<Value>& f, const Stop& stop, const Deadline& d) {
-  waiter w;
+  thread_waiter w;
   if (!f.enlist(w)) return waited::closed;
-  auto on_stop = [&w]() noexcept { w.park.signal(waiter::kStopped); };
+  auto on_stop = [&w]() noexcept { w.park.signal(thread_waiter::kStopped); };
   const stop_callback_for_t<Stop, decltype(on_stop)> registration(stop, on_stop);
-  const unsigned mask = waiter::kClosed | waiter::kStopped;
+  const unsigned mask = thread_waiter::kClosed | thread_waiter::kStopped;
   unsigned seen;
   if constexpr (std::is_same_v<Deadline, no_deadline>) {
     seen = w.park.wait(mask);
   } else {
     seen = d.finite() ? w.park.wait_until(mask, d.resolve()) : w.park.wait(mask);
   }
-  if ((seen & waiter::kClosed) != 0) return waited::closed;
+  if ((seen & thread_waiter::kClosed) != 0) return waited::closed;
   if (!f.delist(w)) {  // the close came first and is signalling this node: take its outcome
-    (void)w.park.wait(waiter::kClosed);
+    (void)w.park.wait(thread_waiter::kClosed);
     return waited::closed;
   }
   f.leave();
-  return (seen & waiter::kStopped) != 0 ? waited::stopped : waited::timed_out;
+  return (seen & thread_waiter::kStopped) != 0 ? waited::stopped : waited::timed_out;
 }
 
 // The follower's half, after a successful join: waits for the flight to close and rethrows its

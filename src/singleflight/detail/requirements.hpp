@@ -8,9 +8,11 @@
 #pragma once
 
 #include <concepts>
+#include <coroutine>
 #include <cstddef>
 #include <functional>
 #include <type_traits>
+#include <utility>
 
 #include "atomic.hpp"
 
@@ -59,6 +61,45 @@ template <class F, class Value>
 concept loader = callable_loader<F> && !std::is_void_v<loader_result_t<F>> &&
                  std::constructible_from<Value, loader_result_t<F>>;
 
+// An awaiter: what a co_await expression calls once it has its operand's awaiter.
+template <class A>
+concept awaiter = requires(A& a, std::coroutine_handle<> h) {
+  { a.await_ready() } -> std::convertible_to<bool>;
+  a.await_suspend(h);
+  a.await_resume();
+};
+
+// The awaiter co_await gets from an operand of type T, in a coroutine whose promise has no
+// await_transform: its member operator co_await, else a free one, else the operand itself.
+template <class T>
+decltype(auto) awaiter_of(T&& t) {
+  if constexpr (requires { std::forward<T>(t).operator co_await(); }) {
+    return std::forward<T>(t).operator co_await();
+  } else if constexpr (requires { operator co_await(std::forward<T>(t)); }) {
+    return operator co_await(std::forward<T>(t));
+  } else {
+    return std::forward<T>(t);
+  }
+}
+
+template <class T>
+concept awaitable = requires(T&& t) {
+  { awaiter_of(std::forward<T>(t)) };
+} && awaiter<std::remove_reference_t<decltype(awaiter_of(std::declval<T>()))>>;
+
+// What co_await of a T yields.
+template <awaitable T>
+using await_result_t =
+    decltype(std::declval<std::remove_reference_t<decltype(awaiter_of(std::declval<T>()))>&>()
+                 .await_resume());
+
+// An asynchronous loader, for async_call: fn returns not something Value can be made from but
+// an awaitable whose result it can be made from, which the flight awaits.
+template <class F, class Value>
+concept async_loader = callable_loader<F> && !loader<F, Value> && awaitable<loader_result_t<F>> &&
+                       !std::is_void_v<await_result_t<loader_result_t<F>>> &&
+                       std::constructible_from<Value, await_result_t<loader_result_t<F>>>;
+
 // What a group's Key, Hash and Value must be. A group checks them when its type is completed,
 // with static_assert(check_group_types<...>()): the function always returns true, and its
 // static_asserts, the first of which a type breaks, are the check.
@@ -85,7 +126,8 @@ constexpr bool check_group_types() {
 
 // Whether a call with key type K and fn type F meets every requirement; if not, the static_assert
 // of the first it breaks fires.
-template <class K, class F, class Key, class Value, class Hash, class KeyEqual>
+// `Async`: the call is async_call, whose fn may also be an asynchronous loader.
+template <class K, class F, class Key, class Value, class Hash, class KeyEqual, bool Async = false>
 constexpr bool call_is_usable() {
   if constexpr (!call_key<K, Key, Hash, KeyEqual>) {
     static_assert(call_key<K, Key, Hash, KeyEqual>,
@@ -98,14 +140,23 @@ constexpr bool call_is_usable() {
                   "singleflight: fn must be callable with no arguments or with one std::stop_token, "
                   "e.g. [&] { return load(key); }");
     return false;
+  } else if constexpr (Async && async_loader<F, Value>) {
+    return true;
   } else if constexpr (std::is_void_v<loader_result_t<F>>) {
     static_assert(!std::is_void_v<loader_result_t<F>>,
                   "singleflight: fn must return a value; use a small struct or std::monostate for "
                   "a call whose only outcome is success or an exception");
     return false;
   } else if constexpr (!std::constructible_from<Value, loader_result_t<F>>) {
-    static_assert(std::constructible_from<Value, loader_result_t<F>>,
-                  "singleflight: Value cannot be made from what fn returns");
+    if constexpr (Async) {
+      static_assert(std::constructible_from<Value, loader_result_t<F>>,
+                    "singleflight: Value cannot be made from what fn returns, nor from what "
+                    "co_await of it yields (an asynchronous loader returns an awaitable whose "
+                    "result makes a Value)");
+    } else {
+      static_assert(std::constructible_from<Value, loader_result_t<F>>,
+                    "singleflight: Value cannot be made from what fn returns");
+    }
     return false;
   } else {
     return true;
