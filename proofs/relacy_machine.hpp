@@ -185,13 +185,17 @@ class plain_access {
 //   - request_stop() sets the flag, then runs every registered callback in the requesting thread;
 //   - a callback registered after the request runs at once, in the registering thread;
 //   - a callback's destructor deregisters it, and if the callback is running on another thread,
-//     waits until it has returned.
+//     waits until it has returned; if it is running on this thread (the callback destroys its
+//     own registration, as a coroutine resumed by its stop callback does), it returns at once,
+//     and the requester never touches the node again (libstdc++ does the same with a flag the
+//     destructor sets through `destroyed`).
 // The callback list is guarded by a Relacy mutex; a destructor that must wait parks on a futex.
 
 struct model_stop_node {
   void (*run)(model_stop_node*) noexcept = nullptr;
   model_stop_node* next = nullptr;
   bool registered = false;           // guarded by the state's mutex
+  bool* destroyed = nullptr;         // while running: set if the node is destroyed in run()
   rl::atomic<int> finished{0};       // set by the requester once run() returned
 };
 
@@ -246,10 +250,14 @@ class model_stop_source {
       n->registered = false;
       s.running = n;
       s.running_thread = rl::thread_index();
+      bool destroyed = false;
+      n->destroyed = &destroyed;
       s.mu.unlock(RL_INFO);
       n->run(n);
       s.mu.lock(RL_INFO);
       s.running = nullptr;
+      if (destroyed) continue;  // the callback destroyed its own registration: hands off
+      n->destroyed = nullptr;
       // (M3) release: pairs with (M5); the callback's effects happen-before the return of the
       // stop_callback destructor that waited for it, as the standard requires.
       n->finished.store(1, rl::mo_release, RL_INFO);
@@ -295,6 +303,9 @@ class model_stop_callback : model_stop_node {
       state_->mu.unlock(RL_INFO);
       return;
     }
+    const bool running_here =
+        state_->running == this && state_->running_thread == rl::thread_index();
+    if (running_here) *destroyed = true;
     const bool running_elsewhere =
         state_->running == this && state_->running_thread != rl::thread_index();
     state_->mu.unlock(RL_INFO);

@@ -155,12 +155,14 @@ class async_call_op {
   bool await_suspend(std::coroutine_handle<> h) noexcept {
     node_.handle = h;
     if (!flight_->enlist(node_)) return false;  // closed: the outcome is visible
+    frame_access_.write();  // from here on, a waker may be resuming this frame elsewhere
     on_stop_.emplace(stop_, departure{this});
     return !node_.arrive();  // arrived second: a waker came first, so continue now
   }
 
   result<Value> await_resume() {
     if (leads_ && !kAsyncLoader) return std::move(outcome_);
+    frame_access_.write();
     on_stop_.reset();  // waits for the callback if it is running on another thread
     if (node_.stopped) throw cancelled();
     const bool shared = leads_ ? flight_->had_followers() : true;
@@ -176,6 +178,7 @@ class async_call_op {
       flight<Value>& f = *self->flight_;
       coroutine_waiter& node = self->node_;
       if (!f.delist(node)) return;
+      self->frame_access_.write();
       node.stopped = true;
       f.leave();
       if (node.arrive()) node.handle.resume();
@@ -218,6 +221,9 @@ class async_call_op {
   result<Value> outcome_;     // a leader's that ran fn inline
   coroutine_waiter node_;
   std::optional<callback> on_stop_;
+  // Marks the accesses to the fields above that another thread may make or follow once the node
+  // is linked (on_stop_, node_.stopped): the gate (16) must order them.
+  [[no_unique_address]] plain_access frame_access_;
 };
 
 }  // namespace singleflight::detail
