@@ -10,6 +10,10 @@
 // the close too). Each coroutine must finish exactly once: resumed by the close with the
 // flight's value, by its own departure with `cancelled`, or not suspended at all.
 //
+// s4_coroutine_leader_shared_is_exact — a coroutine leader of an asynchronous loader reads its
+// shared() from the state word after the close (SHARED), and a thread caller's failed join may set
+// JOINED after DONE: shared() must be true exactly when the thread joined.
+//
 // s12_coroutine_leader_leaves — a coroutine leader with an asynchronous loader that takes the
 // flight's token, which leaves (its stop token requested by its own thread) while a coroutine
 // follower waits and a third thread completes the loader. The follower must never receive the
@@ -67,6 +71,7 @@ struct outcome {
   rl::atomic<int> finished{0};
   rl::var<int> value;
   rl::var<bool> cancelled;
+  rl::var<bool> shared;
 };
 
 template <class Group, class F>
@@ -81,6 +86,7 @@ detached stoppable(Group& g, F fn, sfd::model_stop_token stop, outcome& out) {
   try {
     const auto r = co_await g.async_call(0, fn, stop);
     out.value($) = r.value();
+    out.shared($) = r.shared();
     out.cancelled($) = false;
   } catch (const sf::cancelled&) {
     out.cancelled($) = true;
@@ -166,6 +172,40 @@ struct s12_coroutine_leader_leaves : rl::test_suite<s12_coroutine_leader_leaves,
   }
 };
 
+// A coroutine leader of an asynchronous loader alone or with one thread caller, which may join,
+// or find the record just as it closes and lead a flight of its own. The leader is woken, not
+// closing, so it reads its shared() from the word: it must be true exactly when the thread
+// joined (S4), though a failed join may still set JOINED after DONE.
+struct s4_coroutine_leader_shared_is_exact
+    : rl::test_suite<s4_coroutine_leader_shared_is_exact, 3> {
+  group<int> g;
+  stop_source never;  // a token that is never stopped: the leader cannot leave
+  event loaded;
+  flag led;
+  outcome leader;
+  rl::var<int> thread_value;
+
+  void thread(unsigned me) {
+    if (me == 0) {
+      stoppable(g, [this] {
+        led.set();
+        return event::awaiter{loaded, 1};
+      }, never.get_token(), leader);
+    } else if (me == 1) {
+      led.wait();
+      thread_value($) = g.call(0, [] { return 2; }).value();
+    } else {
+      led.wait();
+      loaded.set();
+    }
+  }
+
+  void after() {
+    RL_ASSERT(leader.finished.load(rl::mo_acquire, $) == 1);
+    RL_ASSERT(leader.shared($) == (thread_value($) == 1));
+  }
+};
+
 }  // namespace
 }  // namespace sfmodel
 
@@ -185,6 +225,9 @@ int main(int argc, char** argv) {
         {{"abandon_while_caller_waits", rl::test_result_user_assert_failed},
          {"suspend_despite_close", rl::test_result_user_assert_failed},
          {"suspend_despite_close", rl::test_result_memory_leak}});
-    return once && leaves;
+    const bool shared = run<s4_coroutine_leader_shared_is_exact>(
+        "s4_coroutine_leader_shared_is_exact", "S4", s,
+        {{"shared_from_joined", rl::test_result_user_assert_failed}});
+    return once && leaves && shared;
   });
 }
