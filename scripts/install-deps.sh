@@ -12,7 +12,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev     # stress/: JSON output and flag parsing
   golang-go golang-golang-x-sync-dev  # Go's singleflight, benchmarked beside ours
   relacy-dev spin patch               # proofs/ (patch applies the mutants)
-  libcpp-httplib-dev pkgconf curl     # examples/http_demo: HTTP library, its cflags, the client
+  libcpp-httplib-dev pkgconf curl wrk # examples/http_demo: HTTP library, its cflags, the clients
   python3 python3-matplotlib          # plots of results/
 )
 
