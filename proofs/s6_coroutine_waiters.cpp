@@ -217,6 +217,7 @@ int main(int argc, char** argv) {
         {{"suspend_despite_close", rl::test_result_user_assert_failed},
          {"suspend_despite_close", rl::test_result_memory_leak},
          {"resume_without_gate", rl::test_result_data_race},
+         {"gate_peek_relaxed", rl::test_result_data_race},
          {"stop_resumes_listed_node", rl::test_result_access_to_freed_memory},
          {"stop_resumes_listed_node", rl::test_result_data_race},
          {"stop_resumes_listed_node", rl::test_result_user_assert_failed}});

@@ -398,5 +398,32 @@ TYPED_TEST(async_call, ten_thousand_followers_of_one_flight_are_all_resumed_once
   EXPECT_EQ(leaders, 1);
 }
 
+TYPED_TEST(async_call, ten_thousand_flights_in_progress_at_once_each_end_with_their_own_value) {
+  constexpr int kFlights = 10'000;  // sf-stress's many_flights workload holds 100,000 (S13)
+  group_for<TypeParam, int, int> g;
+  event ready;
+  std::atomic<int> loads{0};
+  std::vector<seen> s(2 * kFlights);
+  std::vector<spawned> callers;
+  callers.reserve(2 * kFlights);
+  for (int key = 0; key < kFlights; ++key) {  // every flight registered and waiting
+    callers.push_back(async_caller(g, key, [&, key] {
+      ++loads;
+      return later{&ready, key};
+    }, s[key]));
+  }
+  for (int key = 0; key < kFlights; ++key) {  // a second caller joins each of them
+    callers.push_back(async_caller(g, key, [&] { return later{&ready, -1}; }, s[kFlights + key]));
+  }
+  EXPECT_EQ(loads.load(), kFlights);
+  ready.set();
+  for (int i = 0; i < 2 * kFlights; ++i) {
+    ASSERT_TRUE(s[i].finished.load());
+    ASSERT_TRUE(s[i].r) << "caller " << i << " failed";
+    ASSERT_EQ(s[i].value(), i % kFlights);
+    ASSERT_TRUE(s[i].r->shared());
+  }
+}
+
 }  // namespace
 }  // namespace sftest

@@ -57,10 +57,12 @@ struct coroutine_waiter : waiter {
     return gate.exchange(true, std::memory_order_acq_rel);
   }
 
-  // close(): the list is detached, so this node is the close's alone to wake.
+  // close(): the list is detached, so this node is the close's alone to wake. Usually the
+  // coroutine suspended long ago: a load that sees its arrival saves the read-modify-write.
   static void closed(waiter& w) noexcept {
     auto& self = static_cast<coroutine_waiter&>(w);
-    if (self.arrive()) self.handle.resume();
+    // (17) acquire, pairs with await_suspend's (16): the frame as await_suspend left it.
+    if (self.gate.load(std::memory_order_acquire) || self.arrive()) self.handle.resume();
   }
 
   std::coroutine_handle<> handle;  // written before the node is linked
