@@ -1,7 +1,8 @@
 // sf-bench: every implementation side by side in one binary, so that ratios come from one run on
 // one machine. bench/run runs it (with Go's package beside it) and writes results/bench/.
 //
-// Names: <scenario>/<implementation>[/<argument>:<value>]/real_time[/threads:<n>], e.g.
+// Names: <scenario>/<implementation>[/<argument>:<value>]/real_time[/threads:<n>] (manual_time
+// where the scenario times part of each iteration itself), e.g.
 // `distinct_noop/group/real_time/threads:2` or `hot_key/mutex_group/fn_ns:1000/real_time/threads:8`.
 // Throughput is items_per_second: calls (or operations) of all threads together per second of
 // wall-clock time. Every timing is wall-clock (UseRealTime), as Go's are.
@@ -66,6 +67,38 @@
 //                  iteration time is a whole round and means nothing. This scenario also compiles
 //                  against the headers before issue 13, for scripts/bench_leave_ab.sh.
 //
+// Coroutine callers (async_call), issue 14; the loops and the coroutine type are coro_loop.hpp's:
+//   hot_key_async  N coroutine callers (N = 64, 1,024, 16,384), half at home on each of two
+//                  threads' event loops, each calling the hot key with co_await g.async_call in
+//                  a loop. fn_ns 0: fn returns the value (the leader runs it inline); fn_ns D > 0:
+//                  fn returns a loader that completes after D on the leader's loop's timer, so a
+//                  flight holds no thread while it waits (Go's side sleeps D in time.Sleep, which
+//                  parks the goroutine: the same). The close resumes the followers inline, on the
+//                  thread whose timer fired; each caller then goes home (schedule()) before its
+//                  next call. Items: completed calls (a co_await that returned, leader's or
+//                  follower's), all callers', over the wall-clock time from letting the loops'
+//                  threads go to the last caller's last call. The group, the callers (the same
+//                  number of calls each) and the threads are made before the timing, afresh for
+//                  each run (calibration step or repetition). Counters calls_per_flight and, for
+//                  D > 0, loader_ns_mean (a timer's arming to its firing: the kernel's wake-up and
+//                  a busy loop make it longer than D). hot_key_async/loop_only: the same callers on
+//                  the same loops without the call, only the trip home: the harness's own cost.
+//   resume_cost    F coroutine callers of one flight (F = 1, 64, 1,024, 10,000), all suspended,
+//                  its loader waiting on a gate: the time from opening the gate to the last
+//                  caller's resumption (the loader's completion, the record's removal, the close,
+//                  and per caller its wake-up, resumption and await_resume; each resumed caller
+//                  parks at once on a plain list and drops its result only at its next call), per
+//                  caller: ns_per_resume. A round is ceil(1,024 / F) such flights, so the clock is
+//                  read about once per 1,024 resumptions; the callers' joining is the round's
+//                  untimed setup (manual time, hence /manual_time). A fixed number of rounds, about
+//                  1,000,000 resumptions per repetition (--sf_sample_scale scales it; the name
+//                  carries iterations:<rounds>). resume_cost/floor: as many bare coroutines
+//                  suspended on a plain list and resumed by a loop of
+//                  std::coroutine_handle<>::resume(), each parking the same way.
+//   distinct_noop_in_flight   distinct_noop at 1 thread while M flights of other keys are in
+//                  progress in the same group (M = 10, 100,000), registered before the timing by
+//                  coroutine callers whose loaders wait on a gate, which opens after it.
+//
 // Counters (per call, summed over all threads of a run, then divided):
 //   allocs_per_leader_call, allocs_per_follower_call   heap allocations (instrument.hpp) made
 //                                                      during calls of that role
@@ -86,10 +119,12 @@
 //
 // Flags of sf-bench's own, before Google Benchmark's:
 //   --sf_sample_scale=F   multiplies the fixed sample counts of deadline_late and leave_wakeups
-//                         (default 1; bench/run --quick uses 0.1, the ctest smoke run less)
+//                         and the fixed rounds of resume_cost (default 1; bench/run --quick uses
+//                         0.1, the ctest smoke run less)
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -99,6 +134,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -129,6 +165,13 @@
 #define SFBENCH_HAS_DEADLINES 1
 #else
 #define SFBENCH_HAS_DEADLINES 0
+#endif
+// Coroutine callers (async_call) came with issue 14; the same reason, the same kind of guess.
+#if __has_include(<singleflight/detail/async.hpp>)
+#define SFBENCH_HAS_ASYNC 1
+#include "coro_loop.hpp"
+#else
+#define SFBENCH_HAS_ASYNC 0
 #endif
 
 namespace sfbench {
@@ -215,6 +258,12 @@ concept has_deadlines = requires(G& g, const key_type& k) {
 };
 static_assert(has_deadlines<group_default::type> == (SFBENCH_HAS_DEADLINES != 0),
               "SFBENCH_HAS_DEADLINES guesses wrong for these headers: look at its test");
+
+// Whether a group has coroutine callers (issue 14): see SFBENCH_HAS_ASYNC.
+template <class G>
+concept has_async_call = requires(G& g, const key_type& k) { g.async_call(k, zero_fn{}); };
+static_assert(has_async_call<group_default::type> == (SFBENCH_HAS_ASYNC != 0),
+              "SFBENCH_HAS_ASYNC guesses wrong for these headers: look at its test");
 
 // The plain call(key, fn).
 struct plain_call {
@@ -1179,6 +1228,270 @@ void leave_wakeups(benchmark::State& state) {
   report_percentiles(state, "leave_ns", std::move(leave_ns));
 }
 
+// ---- coroutine callers (issue 14) ----------------------------------------------------------------
+#if SFBENCH_HAS_ASYNC
+
+// hot_key_async: see the header comment. One run: the group, two loops and their threads, and the
+// callers (each made suspended and queued on its home loop) are made first; the timing starts
+// when the threads are let go and ends when the last caller has made its last call.
+struct async_run {
+  explicit async_run(long callers) : live(callers) {}
+  std::array<coro::event_loop, 2> loops;
+  std::atomic<long> live;           // callers that have not finished
+  std::atomic<std::uint32_t> go{0}, done{0};
+
+  // The last caller to finish stops the loops and wakes the benchmark's thread.
+  void finished_one() {
+    // acq_rel: the last caller sees every other caller's writes (their flight counts) before it
+    // publishes `done`.
+    if (live.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    for (coro::event_loop& l : loops) l.stop();
+    done.store(1, std::memory_order_release);  // (A1) release: pairs with (A2)
+    done.notify_one();
+  }
+};
+
+// fn of hot_key_async: the value at once (fn_ns = 0), or a loader that completes after fn_ns on
+// the leader's loop's timer.
+constexpr value_type kAsyncValue = 7;
+struct inline_fn {
+  value_type operator()() const noexcept { return kAsyncValue; }
+};
+struct timer_fn {
+  std::uint64_t ns;
+  coro::after_ns<value_type> operator()() const noexcept { return {ns, kAsyncValue}; }
+};
+
+// One caller: `calls` calls of the hot key, each counted once its co_await has returned (leader
+// and followers alike); then back to its home loop before the next call. `flights_led` is
+// written once, at the end (the callers' counts share cache lines).
+template <class G, class Fn>
+coro::detached hot_key_caller(G& g, coro::event_loop& home, long calls, Fn fn, long& flights_led,
+                              async_run& run) {
+  long led = 0;
+  for (long i = 0; i < calls; ++i) {
+    {
+      const auto r = co_await g.async_call(kHotKey, fn);
+      benchmark::DoNotOptimize(r.value());
+      led += r.leader();
+    }
+    co_await home.schedule();
+  }
+  flights_led = led;
+  run.finished_one();
+}
+
+// hot_key_async/loop_only: the same callers on the same loops with no library call: each "call"
+// is the trip home through schedule() alone, which every hot_key_async call also makes.
+coro::detached loop_only_caller(coro::event_loop& home, long calls, async_run& run) {
+  for (long i = 0; i < calls; ++i) co_await home.schedule();
+  run.finished_one();
+}
+
+// Runs `callers` callers, caller c made by spawn(c, home, calls) (suspended) and queued on loop
+// c % 2, each making `calls` calls: enough that all of them make at least the batch Google
+// Benchmark asks for. Untimed: making the callers and starting the loops' threads (which wait to
+// be let go) and, after, joining them. Timed: from letting the threads go to the last caller's
+// end. Returns the calls made, which are the items.
+template <class Spawn>
+long run_on_loops(benchmark::State& state, async_run& run, long callers, Spawn spawn) {
+  const long calls =
+      std::max<long>(1, (static_cast<long>(state.max_iterations) + callers - 1) / callers);
+  for (long c = 0; c < callers; ++c) {
+    coro::event_loop& home = run.loops[static_cast<std::size_t>(c % 2)];
+    home.post(spawn(c, home, calls).handle);
+  }
+  std::vector<std::thread> threads;
+  for (coro::event_loop& l : run.loops) {
+    threads.emplace_back([&run, &l] {
+      // Acquire: pairs with the release store below; nothing is published with it but itself.
+      while (run.go.load(std::memory_order_acquire) == 0) run.go.wait(0, std::memory_order_acquire);
+      l.run();
+    });
+  }
+  while (state.KeepRunningBatch(callers * calls)) {
+    run.go.store(1, std::memory_order_release);
+    run.go.notify_all();
+    // (A2) acquire: pairs with (A1).
+    while (run.done.load(std::memory_order_acquire) == 0) run.done.wait(0, std::memory_order_acquire);
+  }
+  for (std::thread& t : threads) t.join();  // the flights' drivers have ended too
+  state.SetItemsProcessed(callers * calls);
+  return callers * calls;
+}
+
+template <class Impl>
+void hot_key_async(benchmark::State& state) {
+  const auto fn_ns = static_cast<std::uint64_t>(state.range(0));
+  const long callers = static_cast<long>(state.range(1));
+  typename Impl::type g;  // outlives the loops' threads
+  async_run run(callers);
+  std::vector<long> led(static_cast<std::size_t>(callers), 0);  // each written by its caller only
+  const long calls = run_on_loops(state, run, callers, [&](long c, coro::event_loop& home, long n) {
+    long& mine = led[static_cast<std::size_t>(c)];
+    return fn_ns == 0 ? hot_key_caller(g, home, n, inline_fn{}, mine, run)
+                      : hot_key_caller(g, home, n, timer_fn{fn_ns}, mine, run);
+  });
+  long flights = 0;
+  for (long n : led) flights += n;
+  long fired = 0;
+  std::uint64_t timer_ns = 0;
+  for (const coro::event_loop& l : run.loops) {
+    fired += l.timers_fired();
+    timer_ns += l.timer_elapsed_ns();
+  }
+  set_ratio(state, "calls_per_flight", calls, flights);
+  if (fired > 0) {
+    state.counters["loader_ns_mean"] = static_cast<double>(timer_ns) / static_cast<double>(fired);
+  }
+}
+
+void hot_key_async_loop_only(benchmark::State& state) {
+  const long callers = static_cast<long>(state.range(1));
+  async_run run(callers);
+  run_on_loops(state, run, callers, [&run](long, coro::event_loop& home, long n) {
+    return loop_only_caller(home, n, run);
+  });
+}
+
+// resume_cost and its floor: see the header comment. A round is K flights of F callers each, all
+// suspended; the timed part opens the K loaders' gate, which completes the K flights one after
+// the other on this thread, each resuming its F callers, each of which parks again.
+constexpr std::size_t kResumesPerRound = 1024;
+constexpr long kResumesPerRepetition = 1'000'000;  // times --sf_sample_scale
+constexpr key_type kResumeKeyBase = 1000;
+
+// A caller keeps its result until its next call, so that dropping it (a reference count's
+// decrement) falls in the untimed setup: the timing is the close's and the resumption's alone.
+template <class G>
+coro::detached resume_caller(G& g, key_type k, coro::suspended_list& gate,
+                             coro::suspended_list& parked, const bool& stop, long& wrong) {
+  std::optional<singleflight::result<value_type>> r;
+  for (;;) {
+    co_await parked.wait();
+    r.reset();
+    if (stop) break;
+    r.emplace(
+        co_await g.async_call(k, [&gate, k] { return coro::value_after<value_type>{&gate, k}; }));
+    benchmark::DoNotOptimize(r->value());
+    wrong += r->value() != k;
+  }
+}
+
+coro::detached floor_caller(coro::suspended_list& list, coro::suspended_list& parked, const bool& stop) {
+  for (;;) {
+    co_await parked.wait();
+    if (stop) break;
+    co_await list.wait();
+    benchmark::DoNotOptimize(&list);
+  }
+}
+
+// One round after another: `setup` readies a round untimed, `timed` runs it; items are the
+// callers resumed. Manual time, so that the untimed setup stays out.
+template <class Setup, class Timed>
+void resume_rounds(benchmark::State& state, std::size_t callers, Setup setup, Timed timed) {
+  for (auto _ : state) {
+    setup();
+    const std::uint64_t t0 = now_ns();
+    timed();
+    const std::uint64_t t1 = now_ns();
+    state.SetIterationTime(static_cast<double>(t1 - t0) * 1e-9);
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(callers));
+  state.counters["flight_callers"] = static_cast<double>(state.range(0));
+  state.counters["ns_per_resume"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * static_cast<double>(callers),
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+std::size_t flights_per_round(std::size_t followers) {
+  return (kResumesPerRound + followers - 1) / followers;
+}
+
+template <class Impl>
+void resume_cost(benchmark::State& state) {
+  const auto f = static_cast<std::size_t>(state.range(0));
+  const std::size_t k = flights_per_round(f);
+  typename Impl::type g;
+  coro::suspended_list gate, parked;
+  gate.reserve(k);
+  parked.reserve(k * f);
+  bool stop = false;
+  long wrong = 0;
+  for (std::size_t i = 0; i < k; ++i) {
+    for (std::size_t j = 0; j < f; ++j) {
+      resume_caller(g, kResumeKeyBase + i, gate, parked, stop, wrong).handle.resume();  // parks
+    }
+  }
+  const char* error = nullptr;
+  resume_rounds(state, k * f,
+                [&] {
+                  parked.resume_all();  // each calls: one per key leads, the others join
+                  if (gate.size() != k && error == nullptr) error = "resume_cost: a round did not make one flight per key";
+                },
+                [&] { gate.resume_all(); });
+  if (parked.size() != k * f && error == nullptr) error = "resume_cost: a caller was not resumed";
+  stop = true;
+  parked.resume_all();  // the callers end
+  if (wrong != 0 && error == nullptr) error = "resume_cost: a caller got another flight's value";
+  if (error != nullptr) state.SkipWithError(error);
+}
+
+void resume_floor(benchmark::State& state) {
+  const auto f = static_cast<std::size_t>(state.range(0));
+  const std::size_t n = flights_per_round(f) * f;
+  coro::suspended_list list, parked;
+  list.reserve(n);
+  parked.reserve(n);
+  bool stop = false;
+  for (std::size_t i = 0; i < n; ++i) floor_caller(list, parked, stop).handle.resume();  // parks
+  resume_rounds(state, n, [&] { parked.resume_all(); }, [&] { list.resume_all(); });
+  stop = true;
+  parked.resume_all();
+}
+
+// distinct_noop_in_flight: distinct_noop while `flights` flights of other keys are in progress in
+// the same group, each registered by a coroutine caller whose loader waits on a gate that opens
+// after the timing. Their keys are those of a thread number distinct_noop never uses.
+constexpr int kHeldKeysThread = 255;
+
+template <class G>
+coro::detached held_async_caller(G& g, key_type k, coro::suspended_list& gate, long& wrong) {
+  const auto r = co_await g.async_call(k, [&gate, k] { return coro::value_after<value_type>{&gate, k}; });
+  wrong += r.value() != k || !r.leader();
+}
+
+template <class Impl>
+void distinct_noop_in_flight(benchmark::State& state) {
+  typename Impl::type& g = *run_group<Impl>;
+  const auto flights = static_cast<std::uint64_t>(state.range(0));
+  coro::suspended_list gate;
+  gate.reserve(flights);
+  long wrong = 0;
+  for (std::uint64_t i = 0; i < flights; ++i) {
+    held_async_caller(g, distinct_key(kHeldKeysThread, i), gate, wrong).handle.resume();
+  }
+  const bool all_held = gate.size() == flights;
+  distinct_noop<Impl>(state);
+  gate.resume_all();  // every held flight closes, and its caller ends
+  if (!all_held || wrong != 0) {
+    state.SkipWithError("distinct_noop_in_flight: a held flight did not wait on its gate, or its "
+                        "caller got a wrong outcome");
+  }
+  state.counters["flights_in_flight"] = static_cast<double>(flights);
+}
+
+// hot_key_async's shapes: each fn_ns given, with 64, 1,024 and 16,384 callers.
+void async_callers(benchmark::internal::Benchmark* b, std::initializer_list<long> fns) {
+  b->ArgNames({"fn_ns", "callers"});
+  for (const long fn_ns : fns) {
+    for (const long callers : {64L, 1'024L, 16'384L}) b->Args({fn_ns, callers});
+  }
+}
+
+#endif  // SFBENCH_HAS_ASYNC
+
 // ---- registration ------------------------------------------------------------------------------
 
 benchmark::internal::Benchmark* add(const std::string& name, void (*fn)(benchmark::State&)) {
@@ -1305,6 +1618,49 @@ void register_all() {
         &leave_wakeups<I, followers_with::stop_token, leaving_by::deadline>)->Apply(rounds);
 #endif
   });
+
+  // Coroutine callers (issue 14).
+#if SFBENCH_HAS_ASYNC
+  const auto async_shapes = [](benchmark::internal::Benchmark* b) {
+    async_callers(b, {0, 1'000, 100'000});
+  };
+  const auto async_fn_0 = [](benchmark::internal::Benchmark* b) { async_callers(b, {0}); };
+  // The libcds tables only where the table is exercised: with fn 0 nearly every call is a
+  // flight of its own.
+  wake_impls::for_each([&]<class I>() {
+    add(std::string("hot_key_async/") + I::name, &hot_key_async<I>)->Apply(async_shapes);
+  });
+  impl_list<group_michael_dhp, group_michael_hp>::for_each([&]<class I>() {
+    add(std::string("hot_key_async/") + I::name, &hot_key_async<I>)
+        ->Apply(async_fn_0);
+  });
+  add("hot_key_async/loop_only", &hot_key_async_loop_only)->Apply(async_fn_0);
+  // Manual time, so that a round's setup (the callers joining) stays out, and a fixed number of
+  // rounds: about kResumesPerRepetition resumptions in each repetition. Calibrating on the
+  // timed part alone would make each repetition several times min_time of setup.
+  for (const long f : {1L, 64L, 1'024L, 10'000L}) {
+    const long callers = static_cast<long>(flights_per_round(static_cast<std::size_t>(f))) * f;
+    const long rounds = scaled((kResumesPerRepetition + callers - 1) / callers);
+    const auto shape = [f, rounds](benchmark::internal::Benchmark* b) {
+      b->ArgName("followers")->Arg(f)->Iterations(rounds)->UseManualTime();
+    };
+    wake_impls::for_each([&]<class I>() {
+      shape(benchmark::RegisterBenchmark((std::string("resume_cost/") + I::name).c_str(),
+                                         &resume_cost<I>));
+    });
+    shape(benchmark::RegisterBenchmark("resume_cost/floor", &resume_floor));
+  }
+  // Not the libcds tables: their bucket count is fixed, so holding 100,000 flights makes each
+  // lookup walk a list of hundreds, and each run's setup takes seconds.
+  wake_impls::for_each([&]<class I>() {
+    add(std::string("distinct_noop_in_flight/") + I::name, &distinct_noop_in_flight<I>)
+        ->Setup(make_run_group<I>)
+        ->Teardown(drop_run_group<I>)
+        ->ArgName("flights")
+        ->Arg(10)
+        ->Arg(100'000);
+  });
+#endif
 }
 
 }  // namespace
@@ -1351,6 +1707,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("sf_check_lifetime", std::to_string(SINGLEFLIGHT_CHECK_LIFETIME));
   benchmark::AddCustomContext("sf_sample_scale", std::to_string(sfbench::sample_scale));
   benchmark::AddCustomContext("sf_headers_have_deadlines", SFBENCH_HAS_DEADLINES ? "yes" : "no");
+  benchmark::AddCustomContext("sf_headers_have_async_call", SFBENCH_HAS_ASYNC ? "yes" : "no");
   benchmark::AddCustomContext(
       "sf_sharded_group_shards",
       std::to_string(singleflight::sharded_group<std::uint64_t, std::uint64_t>().shard_count()));

@@ -12,6 +12,16 @@
 //	                                            uses, with a fn that returns at once (N = 1, 2, 8)
 //	hot_key/go/fn_ns:D/real_time/threads:N      N goroutines calling Do on one key, fn busy-waits D ns
 //	                                            (D = 0, 1000, 100000; N = 2 .. 64)
+//	hot_key_async/go/fn_ns:D/callers:N/real_time
+//	                                            sf-bench's hot_key_async: N goroutines calling Do on
+//	                                            one key, fn returns at once (D = 0) or sleeps D ns
+//	                                            (time.Sleep: the goroutine parks on a runtime timer
+//	                                            and holds no thread, as the C++ loader waits on its
+//	                                            loop's timer); D = 0, 1000, 100000; N = 64, 1024,
+//	                                            16384. Reports calls_per_flight (calls over fn's
+//	                                            runs) and loader_ns_mean (how long fn's sleeps really
+//	                                            took: Go 1.19's scheduler, idle, waits for a timer
+//	                                            in epoll_wait with a 1 ms resolution).
 //
 // What a timing includes: wall-clock time from releasing all goroutines to the last one's
 // finishing its n calls; items_per_second is all calls of all goroutines over that time, and
@@ -33,6 +43,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -53,6 +64,13 @@ type result struct {
 	TimeUnit        string  `json:"time_unit"`
 	ItemsPerSecond  float64 `json:"items_per_second"`
 	Gomaxprocs      int     `json:"gomaxprocs"`
+	CallsPerFlight  float64 `json:"calls_per_flight,omitempty"`
+	LoaderNsMean    float64 `json:"loader_ns_mean,omitempty"`
+}
+
+// flightCounts counts fn's runs in a shape that reports them, and the time its sleeps took.
+type flightCounts struct {
+	runs, sleptNs atomic.Int64
 }
 
 type shape struct {
@@ -60,6 +78,8 @@ type shape struct {
 	goroutines int
 	// body runs n calls in goroutine gi on group g.
 	body func(g *singleflight.Group, gi int, n int64)
+	// counts, if not nil, is reset before each measured run and reported after it.
+	counts *flightCounts
 }
 
 const keysPerGoroutine = 4096
@@ -95,6 +115,17 @@ func distinctKeys(goroutines int) [][]string {
 	return keys
 }
 
+// hotKey is the body of the hot-key shapes: n calls of Do on one key with fn.
+func hotKey(fn func() (interface{}, error)) func(g *singleflight.Group, gi int, n int64) {
+	return func(g *singleflight.Group, _ int, n int64) {
+		for i := int64(0); i < n; i++ {
+			if _, err, _ := g.Do("hot", fn); err != nil {
+				panic(err)
+			}
+		}
+	}
+}
+
 func shapes() []shape {
 	var s []shape
 	for _, n := range []int{1, 2, 8} {
@@ -119,14 +150,28 @@ func shapes() []shape {
 			s = append(s, shape{
 				name:       fmt.Sprintf("hot_key/go/fn_ns:%d/real_time/threads:%d", fnNs, n),
 				goroutines: n,
-				body: func(g *singleflight.Group, gi int, iters int64) {
-					fn := func() (interface{}, error) { busyFor(d); return nil, nil }
-					for i := int64(0); i < iters; i++ {
-						if _, err, _ := g.Do("hot", fn); err != nil {
-							panic(err)
-						}
-					}
-				},
+				body:       hotKey(func() (interface{}, error) { busyFor(d); return nil, nil }),
+			})
+		}
+	}
+	for _, fnNs := range []int{0, 1000, 100000} {
+		d := time.Duration(fnNs)
+		for _, n := range []int{64, 1024, 16384} {
+			counts := &flightCounts{}
+			fn := func() (interface{}, error) {
+				counts.runs.Add(1)
+				if d > 0 {
+					t0 := time.Now()
+					time.Sleep(d)
+					counts.sleptNs.Add(int64(time.Since(t0)))
+				}
+				return nil, nil
+			}
+			s = append(s, shape{
+				name:       fmt.Sprintf("hot_key_async/go/fn_ns:%d/callers:%d/real_time", fnNs, n),
+				goroutines: n,
+				body:       hotKey(fn),
+				counts:     counts,
 			})
 		}
 	}
@@ -144,6 +189,10 @@ func cpuTime() time.Duration {
 // measure runs n calls in each goroutine of a fresh group, all released together, and returns
 // the wall-clock and process CPU time from the release to the last goroutine's end.
 func measure(sh shape, n int64) (wall, cpu time.Duration) {
+	if sh.counts != nil {
+		sh.counts.runs.Store(0)
+		sh.counts.sleptNs.Store(0)
+	}
 	var g singleflight.Group
 	var ready, done sync.WaitGroup
 	start := make(chan struct{})
@@ -167,7 +216,7 @@ func measure(sh shape, n int64) (wall, cpu time.Duration) {
 
 func entry(sh shape, n int64, wall, cpu time.Duration, rep int, gomaxprocs int) result {
 	calls := float64(n) * float64(sh.goroutines)
-	return result{
+	r := result{
 		Name: sh.name, RunName: sh.name, RunType: "iteration",
 		Repetitions: *reps, RepetitionIndex: rep, Threads: sh.goroutines,
 		Iterations: n * int64(sh.goroutines),
@@ -175,6 +224,13 @@ func entry(sh shape, n int64, wall, cpu time.Duration, rep int, gomaxprocs int) 
 		CPUTime:    float64(cpu.Nanoseconds()) / calls,
 		TimeUnit:   "ns", ItemsPerSecond: calls / wall.Seconds(), Gomaxprocs: gomaxprocs,
 	}
+	if sh.counts != nil {
+		if runs := sh.counts.runs.Load(); runs > 0 {
+			r.CallsPerFlight = calls / float64(runs)
+			r.LoaderNsMean = float64(sh.counts.sleptNs.Load()) / float64(runs)
+		}
+	}
+	return r
 }
 
 func aggregates(runs []result) []result {
