@@ -91,6 +91,50 @@ struct later {
   }
 };
 
+// A lazy coroutine that yields a T: the task type an asynchronous loader is often written in.
+template <class T>
+class lazy {
+ public:
+  struct promise_type {
+    std::optional<T> value;
+    std::exception_ptr error;
+    std::coroutine_handle<> continuation;
+
+    lazy get_return_object() { return lazy(std::coroutine_handle<promise_type>::from_promise(*this)); }
+    std::suspend_always initial_suspend() noexcept { return {}; }
+    struct final_awaiter {
+      bool await_ready() noexcept { return false; }
+      std::coroutine_handle<> await_suspend(std::coroutine_handle<promise_type> h) noexcept {
+        return h.promise().continuation;
+      }
+      void await_resume() noexcept {}
+    };
+    final_awaiter final_suspend() noexcept { return {}; }
+    void return_value(T v) { value.emplace(std::move(v)); }
+    void unhandled_exception() noexcept { error = std::current_exception(); }
+  };
+
+  lazy(lazy&& other) noexcept : h_(std::exchange(other.h_, nullptr)) {}
+  lazy& operator=(lazy&&) = delete;
+  ~lazy() {
+    if (h_) h_.destroy();
+  }
+
+  bool await_ready() noexcept { return false; }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
+    h_.promise().continuation = caller;
+    return h_;
+  }
+  T await_resume() {
+    if (h_.promise().error) std::rethrow_exception(h_.promise().error);
+    return std::move(*h_.promise().value);
+  }
+
+ private:
+  explicit lazy(std::coroutine_handle<promise_type> h) : h_(h) {}
+  std::coroutine_handle<promise_type> h_;
+};
+
 // What one coroutine caller saw.
 struct seen {
   std::atomic<bool> finished{false};
@@ -315,6 +359,37 @@ TYPED_TEST(async_call, stopped_coroutine_leader_leaves_and_its_loader_goes_on_fo
   EXPECT_EQ(follower.value(), 6);
   EXPECT_FALSE(follower.r->leader());
   EXPECT_EQ(loads.load(), 1);
+}
+
+TYPED_TEST(async_call, coroutine_lambda_loader_keeps_its_captures_after_its_leader_left) {
+  struct canary {  // what the loader captures; poisoned when destroyed
+    int v = 40;
+    canary() = default;
+    canary(const canary&) = default;
+    ~canary() { v = -1; }
+  };
+  group_for<TypeParam, int, int> g;
+  event ready;
+  seen lead, follower;
+  std::stop_source stop = new_stop_source();
+  std::optional<spawned> leader;
+  {
+    auto loader = [c = canary(), r = &ready]() -> lazy<int> {
+      const int zero = co_await later{r, 0};
+      co_return c.v + 2 + zero;  // reads the lambda's capture after the leader's frame is gone
+    };
+    leader.emplace(async_caller(g, 1, loader, stop.get_token(), lead));
+  }
+  std::vector<spawned> callers;
+  callers.push_back(async_caller(g, 1, [&] { return later{&ready, -1}; }, follower));
+  stop.request_stop();
+  ASSERT_TRUE(lead.finished.load());
+  EXPECT_TRUE(threw<cancelled>(lead));
+  leader.reset();  // frees the leader's frame, and its copy of the loader's lambda
+  ready.set();
+  ASSERT_TRUE(follower.finished.load());
+  ASSERT_TRUE(follower.r);
+  EXPECT_EQ(follower.value(), 42) << "the loader read a capture of a lambda that was gone";
 }
 
 TYPED_TEST(async_call, loader_is_stopped_when_every_coroutine_caller_left_and_the_key_starts_anew) {

@@ -23,11 +23,11 @@
 //
 // Loaders. An fn that returns something Value can be made from runs inline in the leader's
 // await_ready(), as in call(): the leader does not suspend. An fn that returns an awaitable (an
-// asynchronous loader) is started by the leader and awaited by a small coroutine the flight owns
-// (flight_driver: one allocation per flight, besides the loader's own frame), which writes the
-// outcome, removes the record and closes the flight when the loader completes. The leader then
-// waits like a follower: it may leave (S7) and the loader goes on for the others, or, when no
-// caller waits any more and fn took a token, is stopped (S12).
+// asynchronous loader) is handed to a small coroutine the flight owns (flight_driver: one
+// allocation per flight, besides the loader's own frame), which keeps its own copy of fn, calls
+// it, awaits the loader, writes the outcome, removes the record and closes the flight. The
+// leader then waits like a follower: it may leave (S7) and the loader goes on for the others,
+// or, when no caller waits any more and fn took a token, is stopped (S12).
 #pragma once
 
 #include <coroutine>
@@ -82,26 +82,6 @@ struct flight_driver {
   };
 };
 
-// Awaits `loader` for the flight `f` (holding a user reference of its own), writes its outcome,
-// removes the record (`unregister`, by identity) and closes the flight, which resumes its
-// waiters here, on the thread that completed the loader. As in lead(), the exception is only
-// captured in the handler.
-template <class Value, class Loader, class Unregister>
-flight_driver drive(flight_ref<Value> f, Loader loader, Unregister unregister) {
-  bool failed = false;
-  std::exception_ptr error;
-  try {
-    auto&& made = co_await std::move(loader);
-    f->produce([&]() -> decltype(auto) { return static_cast<decltype(made)&&>(made); });
-  } catch (...) {
-    failed = true;
-    error = std::current_exception();
-  }
-  if (failed) f->fail(std::move(error));
-  unregister();
-  (void)f->close();
-}
-
 // fn as the leader calls it: with the flight's stop token if fn takes one (S12).
 template <class Value, class F>
 decltype(auto) invoke_loader(flight<Value>& f, F&& fn) {
@@ -110,6 +90,28 @@ decltype(auto) invoke_loader(flight<Value>& f, F&& fn) {
   } else {
     return std::invoke(std::forward<F>(fn));
   }
+}
+
+// Calls `fn` for the flight `f` (holding a user reference of its own) and awaits the loader it
+// returns, writes its outcome, removes the record (`unregister`, by identity) and closes the
+// flight, which resumes its waiters here, on the thread that completed the loader. `fn` is the
+// driver's own copy, so a loader that is a coroutine lambda keeps its captures as long as it
+// runs, even after the leader has left. As in lead(), the exception is only captured in the
+// handler.
+template <class Value, class Fn, class Unregister>
+flight_driver drive(flight_ref<Value> f, Fn fn, Unregister unregister) {
+  bool failed = false;
+  std::exception_ptr error;
+  try {
+    auto&& made = co_await invoke_loader(*f, fn);
+    f->produce([&]() -> decltype(auto) { return static_cast<decltype(made)&&>(made); });
+  } catch (...) {
+    failed = true;
+    error = std::current_exception();
+  }
+  if (failed) f->fail(std::move(error));
+  unregister();
+  (void)f->close();
 }
 
 // What `co_await g.async_call(key, fn[, stop])` awaits. `Enter` is the group's lookup-or-register
@@ -187,9 +189,11 @@ class async_call_op {
     }
   };
 
-  // The leader of a flight with an asynchronous loader: calls fn for the loader and hands it to
-  // the flight's driver. If fn throws, or the driver's frame cannot be allocated, the flight
-  // fails with that exception, which the leader rethrows as in call().
+  // The leader of a flight with an asynchronous loader: hands a copy of fn (moved, if the caller
+  // passed an rvalue) to the flight's driver, which calls it for the loader and awaits that. If
+  // fn throws, the flight fails with its exception (the leader, which then finds the flight
+  // closed, rethrows it as every caller does); if the copy or the driver's frame cannot be made,
+  // the flight fails here with that exception, which the leader rethrows.
   template <class Unregister>
   void start_loader(Unregister unregister) {
     flight<Value>& f = *flight_;
@@ -198,7 +202,7 @@ class async_call_op {
     try {
       f.add_user();  // the driver's
       auto driver_ref = flight_ref<Value>::adopt(&f);
-      (void)drive(std::move(driver_ref), invoke_loader(f, std::forward<F>(fn_)), unregister);
+      (void)drive(std::move(driver_ref), std::decay_t<F>(std::forward<F>(fn_)), unregister);
       return;
     } catch (...) {
       failed = true;
