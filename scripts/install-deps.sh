@@ -13,6 +13,7 @@ packages=(
   golang-go golang-golang-x-sync-dev  # Go's singleflight, benchmarked beside ours
   relacy-dev spin patch               # proofs/ (patch applies the mutants)
   libcpp-httplib-dev pkgconf curl wrk # examples/http_demo: HTTP library, its cflags, the clients
+  libasio-dev                         # <singleflight/asio.hpp>, its tests, sf-http-demo-asio
   python3 python3-matplotlib          # plots of results/
 )
 

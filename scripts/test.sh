@@ -6,8 +6,9 @@
 #             stress (the harness's short tier)
 #   asan      g++ AddressSanitizer + UBSan build (Debug + -O1, asserts on), in build/asan; unit +
 #             example + stress
-#   consumer  install build/release into a temporary prefix; build and run the two consumers of
-#             tests/consumer against it: the core with libcds hidden, and the libcds component
+#   consumer  install build/release into a temporary prefix; build and run the consumers of
+#             tests/consumer against it: the core with libcds and Asio hidden, the libcds
+#             component and the Asio one
 # --quick skips the two sanitizer stages. A summary with each stage's time ends every run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
