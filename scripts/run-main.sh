@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's main job: builds the stress harness sf-stress (Release, in build/release or
 # $SF_BUILD_DIR) and runs the default comparison: every workload, briefly, for group, mutex_group
-# and sharded_group, with every invariant checker on (under a minute on 2 cores). Writes
+# and sharded_group, with every invariant checker on (about a minute on 2 cores). Writes
 # build/results/stress/default.json and its plots (default_*.png), which git ignores. With
 # --publish it writes results/stress/default.json instead and refreshes the published plots and
 # the tables of stress/README.md. Other arguments go to sf-stress (see `sf-stress --help`), e.g.

@@ -9,7 +9,7 @@ namespace sfstress {
 
 const char* name_of(invariant which) noexcept {
   static constexpr std::array<const char*, kInvariants> names{"S1", "S2", "S3", "S4", "S5",
-                                                              "S6", "S7", "S10", "S12"};
+                                                              "S6", "S7", "S10", "S12", "S13"};
   return names[static_cast<std::size_t>(which)];
 }
 
@@ -89,10 +89,11 @@ run_checks* the_run = nullptr;
 run_checks* current_run() noexcept { return the_run; }
 void set_current_run(run_checks* run) noexcept { the_run = run; }
 
-key_book::key_book(std::size_t keys, bool with_forget, bool with_abandonment)
+key_book::key_book(std::size_t keys, bool with_forget, bool with_abandonment, bool count_running)
     : keys_(keys),
       with_forget_(with_forget),
       with_abandonment_(with_abandonment),
+      count_running_(count_running),
       plain_(std::make_unique<plain_key[]>(keys)),
       forget_(with_forget || with_abandonment ? std::make_unique<forget_key[]>(keys) : nullptr),
       counts_(std::make_unique<forget_counts[]>(keys)) {}
@@ -100,11 +101,17 @@ key_book::key_book(std::size_t keys, bool with_forget, bool with_abandonment)
 void key_book::enter(std::uint64_t key, std::uint64_t flight,
                      std::uint64_t forgets_finished_before_call, violations& found,
                      const std::stop_token& fn_token) {
+  if (count_running_) {
+    raise_peak(peak_, running_.fetch_add(1, std::memory_order_relaxed) + 1);  // see running_
+  }
   if (with_abandonment_) {
-    const execution mine{flight, 0, 0, fn_token};
+    // With forget() too, the counts as below.
+    const execution mine{flight, forgets_finished_before_call,
+                         with_forget_ ? forgets_begun(key) : 0, fn_token};
     forget_key& k = forget_[key];
     std::lock_guard lock(k.mu);
     for (const execution& other : k.running) {
+      if (with_forget_ && forget_explains(mine, other)) continue;
       // A token requested now stays requested: such an overlap is explained already.
       const bool explained = mine.fn_token.stop_requested() || other.fn_token.stop_requested();
       std::lock_guard noted(overlaps_mu_);
@@ -135,9 +142,7 @@ void key_book::enter(std::uint64_t key, std::uint64_t flight,
   forget_key& k = forget_[key];
   std::lock_guard lock(k.mu);
   for (const execution& other : k.running) {
-    const bool other_removed = mine.begun_at_start > other.finished_before_call;
-    const bool mine_removed = other.begun_at_start > mine.finished_before_call;
-    if (!other_removed && !mine_removed) {
+    if (!forget_explains(mine, other)) {
       found.report(invariant::s1, "key " + std::to_string(key) + ": " + flight_name(flight) +
                                       " started fn while " + flight_name(other.flight) +
                                       " ran, and no forget() of the key can have removed "
@@ -148,6 +153,7 @@ void key_book::enter(std::uint64_t key, std::uint64_t flight,
 }
 
 void key_book::leave(std::uint64_t key, std::uint64_t flight) {
+  if (count_running_) running_.fetch_sub(1, std::memory_order_relaxed);  // see running_
   if (!with_forget_ && !with_abandonment_) {
     plain_[key].running.fetch_sub(1, std::memory_order_relaxed);
     return;

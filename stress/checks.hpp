@@ -18,10 +18,19 @@
 
 namespace sfstress {
 
-// The semantics of DESIGN.md that the harness checks while it runs.
-enum class invariant : unsigned { s1, s2, s3, s4, s5, s6, s7, s10, s12 };
-inline constexpr std::size_t kInvariants = 9;
+// The semantics of DESIGN.md that the harness checks while it runs (S13, capacity: the wide
+// workload's count of the flights registered at once).
+enum class invariant : unsigned { s1, s2, s3, s4, s5, s6, s7, s10, s12, s13 };
+inline constexpr std::size_t kInvariants = 10;
 const char* name_of(invariant which) noexcept;
+
+// Raises `peak` to `now` if `now` is higher. Relaxed: a figure for the report, read after the
+// threads that raise it are joined.
+inline void raise_peak(std::atomic<std::int64_t>& peak, std::int64_t now) noexcept {
+  std::int64_t seen = peak.load(std::memory_order_relaxed);
+  while (now > seen && !peak.compare_exchange_weak(seen, now, std::memory_order_relaxed)) {
+  }
+}
 
 class violations {
  public:
@@ -122,9 +131,16 @@ class current_run_scope {
 // been joined: by then every abandonment has requested its token (the caller that abandons does
 // so before it returns; the deadline agent, acting for a leader, before that leader's call
 // returns).
+//
+// With both (the coro workload): an overlap is explained by a forget, as above, or else judged
+// as with abandonment.
+//
+// It also counts the executions of fn in progress and their peak, when asked to (the coroutine
+// workloads: flights in progress at once; a shared counter the other workloads do without).
 class key_book {
  public:
-  key_book(std::size_t keys, bool with_forget, bool with_abandonment = false);
+  key_book(std::size_t keys, bool with_forget, bool with_abandonment = false,
+           bool count_running = false);
 
   std::size_t size() const noexcept { return keys_; }
   bool with_forget() const noexcept { return with_forget_; }
@@ -135,6 +151,10 @@ class key_book {
   void enter(std::uint64_t key, std::uint64_t flight, std::uint64_t forgets_finished_before_call,
              violations& found, const std::stop_token& fn_token = {});
   void leave(std::uint64_t key, std::uint64_t flight);
+
+  // With count_running: executions of fn in progress now, and the most there were at once.
+  std::int64_t running() const noexcept { return running_.load(std::memory_order_relaxed); }
+  std::int64_t peak_running() const noexcept { return peak_.load(std::memory_order_relaxed); }
 
   // With abandonment, after the run's threads are joined: reports every overlap of which
   // neither execution had its token requested (S1), and returns how many overlaps there were
@@ -180,10 +200,19 @@ class key_book {
   };
 
   forget_counts& counts(std::uint64_t key) const noexcept { return counts_[key]; }
+  // Whether a forget() can have removed one of two overlapping executions from the table.
+  static bool forget_explains(const execution& a, const execution& b) noexcept {
+    return a.begun_at_start > b.finished_before_call || b.begun_at_start > a.finished_before_call;
+  }
 
   std::size_t keys_;
   bool with_forget_;
   bool with_abandonment_;
+  bool count_running_;
+  // Relaxed: counts for the report, read after the run's threads are joined (or, by the wide
+  // workload, after a fence on the loop threads that ran the executions).
+  std::atomic<std::int64_t> running_{0};
+  std::atomic<std::int64_t> peak_{0};
   std::unique_ptr<plain_key[]> plain_;
   std::unique_ptr<forget_key[]> forget_;
   std::unique_ptr<forget_counts[]> counts_;

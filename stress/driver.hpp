@@ -16,8 +16,15 @@
 //       promptly; a stopped caller does not keep waiting for the flight; a token stopped before
 //       the call cancels it before it joins or runs anything.
 // and fn checks S1 as it starts (key_book). The deadline workload has a checked call of its own
-// (deadline_call), which adds deadlines to S7 and checks abandonment (S12).
+// (deadline_call), which adds deadlines to S7 and checks abandonment (S12). The coroutine
+// workloads (coro, wide) call async_call from coroutines on an event loop (loop.hpp) and check
+// what they receive with the same code (check_value, check_exception); wide also counts the
+// flights it holds in progress at once (S13).
 #pragma once
+
+#if __has_include(<malloc.h>)
+#include <malloc.h>  // malloc_trim, with glibc
+#endif
 
 #include <singleflight/baselines.hpp>
 #include <singleflight/libcds.hpp>
@@ -27,10 +34,16 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <coroutine>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <limits>
 #include <latch>
 #include <memory>
+#include <optional>
+#include <span>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
@@ -42,6 +55,7 @@
 #include "checks.hpp"
 #include "clock.hpp"
 #include "interrupt.hpp"
+#include "loop.hpp"
 #include "monitor.hpp"
 #include "run.hpp"
 #include "tracked.hpp"
@@ -81,8 +95,18 @@ inline std::int64_t draw_fn_ns(const fn_spec& fn, worker& w) {
   return fn.min_ns + static_cast<std::int64_t>(w.below(static_cast<std::uint64_t>(fn.max_ns - fn.min_ns) + 1));
 }
 
-// Checks shared by a value and an exception received by a caller of `key`.
-inline void check_receipt(run_env& env, const worker& w, std::uint64_t key,
+// Sleeps or spins (as fn does) until `until`.
+inline void work_until(const fn_spec& fn, std::int64_t until) {
+  if (fn.how == fn_spec::kind::spin) {
+    spin_until_ns(until);
+  } else {
+    sleep_until_ns(until);
+  }
+}
+
+// Checks shared by a value and an exception received by a caller of `key`. `led_flight`: the
+// flight whose fn this caller ran (or started, for an asynchronous loader), or 0.
+inline void check_receipt(run_env& env, std::uint64_t led_flight, std::uint64_t key,
                           const flight_facts& got, std::uint64_t forgets_finished_at_call,
                           std::int64_t call_end, const char* what) {
   if (got.key != key) {
@@ -90,9 +114,9 @@ inline void check_receipt(run_env& env, const worker& w, std::uint64_t key,
                                   flight_name(got.flight) + ", which ran for " + key_name(got.key));
     return;
   }
-  if (w.led_flight != 0) {
-    if (got.flight != w.led_flight) {
-      env.report(invariant::s3, "the caller that ran fn as " + flight_name(w.led_flight) + " (" +
+  if (led_flight != 0) {
+    if (got.flight != led_flight) {
+      env.report(invariant::s3, "the caller that ran fn as " + flight_name(led_flight) + " (" +
                                     key_name(key) + ") received the " + what + " of " +
                                     flight_name(got.flight));
     }
@@ -128,15 +152,17 @@ inline void report_unexpected(run_env& env, worker& w, std::uint64_t key, std::i
 }
 
 // A call that threw `cancelled` (S7): only a caller whose stop was requested, never the one that
-// ran fn, and within --cancel-bound of the request.
+// ran fn (`ran_fn`: the flight whose fn this caller ran in its own call, or 0; a coroutine leader
+// of an asynchronous loader waits like a follower and may leave), and within --cancel-bound of
+// the request.
 inline void check_cancelled(run_env& env, worker& w, std::uint64_t key, const cancel_ticket* ticket,
-                            std::int64_t t0, std::int64_t t1) {
+                            std::int64_t t0, std::int64_t t1, std::uint64_t ran_fn) {
   ++w.cancelled;
   w.latency.record(t1 - t0);
   w.cancelled_calls.push_back({key, t0, t1});
-  if (w.led_flight != 0) {
+  if (ran_fn != 0) {
     env.report(invariant::s7, "the caller that ran fn for " + key_name(key) + " (" +
-                                  flight_name(w.led_flight) + ") was cancelled; the leader "
+                                  flight_name(ran_fn) + ") was cancelled; the leader "
                                   "must run fn to the end and return its outcome");
   }
   if (ticket == nullptr) {
@@ -160,94 +186,155 @@ inline void check_cancelled(run_env& env, worker& w, std::uint64_t key, const ca
   }
 }
 
+// A new execution of fn for `key`, started now by a caller on worker `w` whose call began at
+// `call_ns`: its stamp, with a flight number unique in the run.
+inline flight_facts begin_flight(worker& w, std::uint64_t key, std::int64_t call_ns,
+                                 std::uint64_t forgets_at_start) {
+  flight_facts f;
+  f.fn_start_ns = now_ns();
+  f.flight = (std::uint64_t{w.index} << 40) | ++w.flight_seq;
+  f.key = key;
+  f.leader_call_ns = call_ns;
+  f.forgets_at_start = forgets_at_start;
+  ++w.flights;
+  return f;
+}
+
+// The end of an execution of fn: stamps its publication, counts its time, and throws
+// flight_failure if it is to `fail`.
+inline void end_flight(worker& w, flight_facts& f, bool fail) {
+  f.publish_ns = now_ns();
+  w.fn_time_ns += f.publish_ns - f.fn_start_ns;
+  if (fail) {
+    ++w.failed_flights;
+    throw flight_failure(f);
+  }
+}
+
+// What a checked call knows about itself when its outcome arrives.
+struct call_facts {
+  std::uint64_t key = 0;
+  std::int64_t t0 = 0;  // when the call began
+  std::uint64_t forgets_finished_at_call = 0;
+  const cancel_ticket* ticket = nullptr;  // the call's stop_source, or null
+  bool prestopped = false;                // its token was stopped before the call began
+  std::uint64_t led_flight = 0;           // the flight whose fn this call ran, or 0
+  // A coroutine leader of an asynchronous loader: it started fn but then waited for the flight
+  // like a follower, so it may leave (S7), and must never receive an aborted outcome (S12).
+  bool led_waiting = false;
+};
+
+// Checks shared by a value and an exception (`what`) that reached a caller: S3 and S5
+// (check_receipt), S7 (a token stopped before the call, or a stop honoured late), S12 (an
+// aborted outcome reaches no caller that waited for it).
+inline void check_outcome(run_env& env, worker& w, const call_facts& c, const flight_facts& got,
+                          std::int64_t t1, const char* what) {
+  const bool ran_fn = c.led_flight != 0;
+  const bool waited = !ran_fn || c.led_waiting;
+  check_receipt(env, c.led_flight, c.key, got, c.forgets_finished_at_call, t1, what);
+  w.latency.record(t1 - c.t0);
+  if (got.aborted && waited) {
+    env.report(invariant::s12, (ran_fn ? "the leader of " + key_name(c.key) +
+                                             ", which waited for its asynchronous loader,"
+                                       : "a follower of " + key_name(c.key)) +
+                                   " received the aborted " + what + " of " +
+                                   flight_name(got.flight) + ": fn's stop token was requested "
+                                   "while this caller waited for it");
+  }
+  if (c.ticket == nullptr) return;
+  if (c.prestopped) {
+    env.report(invariant::s7, "a call for " + key_name(c.key) + " whose token was stopped "
+                                  "before it began received the " + what + " of " +
+                                  flight_name(got.flight) + " instead of throwing cancelled");
+  } else if (waited) {
+    // Acquire: pairs with the release in cancel_ticket::request(), for the time it wrote.
+    const std::int64_t requested = c.ticket->requested_ns.load(std::memory_order_acquire);
+    if (requested != 0 && t1 - requested > env.spec.cancel_bound_ns) {
+      env.report(invariant::s7, "a follower of " + key_name(c.key) + " kept waiting " +
+                                    format_ns(static_cast<double>(t1 - requested)) +
+                                    " after its stop was requested");
+    }
+  }
+}
+
+// A call that received the flight's value `r` (a result), checked: check_outcome, and S4
+// (leader() is whether it ran fn).
+template <class Result>
+void check_value(run_env& env, worker& w, const call_facts& c, const Result& r, std::int64_t t1) {
+  const tracked_value& v = r.value();
+  const bool ran_fn = c.led_flight != 0;
+  check_outcome(env, w, c, v.facts, t1, "value");
+  if (r.leader() != ran_fn) {
+    env.report(invariant::s4, "a call for " + key_name(c.key) + " that " +
+                                  (ran_fn ? "ran" : "did not run") + " fn was told leader() == " +
+                                  (r.leader() ? "true" : "false") + " (" +
+                                  flight_name(v.facts.flight) + ")");
+  }
+  if (!ran_fn) {
+    ++w.followers;
+    w.wake.record(t1 - v.facts.publish_ns);
+  }
+  v.receive(r.leader(), r.shared(), c.t0, t1);
+}
+
+// A call that threw, checked; called from a handler, it rethrows the exception in flight to
+// tell fn's exception (check_outcome) from `cancelled` (check_cancelled) and from anything else
+// (report_unexpected). Returns the stamp of fn's exception, which lives as long as the handler
+// that called this, or null.
+inline const flight_facts* check_exception(run_env& env, worker& w, const call_facts& c,
+                                           std::int64_t t1) {
+  try {
+    throw;
+  } catch (const flight_failure& e) {
+    check_outcome(env, w, c, e.facts, t1, "exception");
+    e.receive(c.led_flight != 0, false, c.t0, t1);
+    w.graveyard.push_back(std::current_exception());
+    ++w.failure_receipts;
+    return &e.facts;
+  } catch (const singleflight::cancelled&) {
+    check_cancelled(env, w, c.key, c.ticket, c.t0, t1, c.led_waiting ? 0 : c.led_flight);
+  } catch (...) {
+    report_unexpected(env, w, c.key, c.t0);
+  }
+  return nullptr;
+}
+
 // One call for `key`, checked. `ticket`: the call's stop_source (churn's cancellations), or null.
 template <class Group>
 void call_once(Group& g, worker& w, std::uint64_t key, run_env& env,
                const std::shared_ptr<cancel_ticket>& ticket, bool prestopped) {
   const run_spec& spec = env.spec;
   key_book& book = env.book;
-  const std::uint64_t forgets_finished_at_call = book.with_forget() ? book.forgets_finished(key) : 0;
+  call_facts c;
+  c.key = key;
+  c.forgets_finished_at_call = book.with_forget() ? book.forgets_finished(key) : 0;
+  c.ticket = ticket.get();
+  c.prestopped = prestopped;
   w.key.id = key;
   w.led_flight = 0;
-  const std::int64_t t0 = now_ns();
-  w.progress.begin(progress_slot::calling, key, t0);
+  c.t0 = now_ns();
+  w.progress.begin(progress_slot::calling, key, c.t0);
 
   auto fn = [&]() -> tracked_value {
-    flight_facts f;
-    f.fn_start_ns = now_ns();
-    f.flight = (std::uint64_t{w.index} << 40) | ++w.flight_seq;
-    f.key = key;
-    f.leader_call_ns = t0;
-    f.forgets_at_start = book.with_forget() ? book.forgets_begun(key) : 0;
+    flight_facts f = begin_flight(w, key, c.t0, book.with_forget() ? book.forgets_begun(key) : 0);
     w.led_flight = f.flight;
-    ++w.flights;
-    book.enter(key, f.flight, forgets_finished_at_call, env.checks.found);
+    book.enter(key, f.flight, c.forgets_finished_at_call, env.checks.found);
     const std::int64_t until = f.fn_start_ns + draw_fn_ns(spec.fn, w);
-    if (spec.fn.how == fn_spec::kind::spin) {
-      spin_until_ns(until);
-    } else {
-      sleep_until_ns(until);
-    }
+    work_until(spec.fn, until);
     book.leave(key, f.flight);
-    const bool fail = spec.fail > 0 && w.uniform01() < spec.fail;
-    f.publish_ns = now_ns();
-    w.fn_time_ns += f.publish_ns - f.fn_start_ns;
-    if (fail) {
-      ++w.failed_flights;
-      throw flight_failure(f);
-    }
+    end_flight(w, f, spec.fail > 0 && w.uniform01() < spec.fail);
     return tracked_value(f);
   };
 
   try {
     auto r = ticket ? g.call(w.key, fn, ticket->source.get_token()) : g.call(w.key, fn);
     const std::int64_t t1 = now_ns();
-    const tracked_value& v = r.value();
-    const bool ran_fn = w.led_flight != 0;
-    check_receipt(env, w, key, v.facts, forgets_finished_at_call, t1, "value");
-    if (r.leader() != ran_fn) {
-      env.report(invariant::s4, "a call for " + key_name(key) + " that " +
-                                    (ran_fn ? "ran" : "did not run") + " fn was told leader() == " +
-                                    (r.leader() ? "true" : "false") + " (" +
-                                    flight_name(v.facts.flight) + ")");
-    }
-    if (!ran_fn) {
-      ++w.followers;
-      w.wake.record(t1 - v.facts.publish_ns);
-    }
-    v.receive(r.leader(), r.shared(), t0, t1);
-    w.latency.record(t1 - t0);
-    if (ticket) {
-      if (prestopped) {
-        env.report(invariant::s7, "a call for " + key_name(key) + " whose token was stopped "
-                                      "before it began returned a value instead of throwing "
-                                      "cancelled");
-      } else if (!ran_fn) {
-        // Acquire: pairs with the release in cancel_ticket::request(), for the time it wrote.
-        const std::int64_t requested = ticket->requested_ns.load(std::memory_order_acquire);
-        if (requested != 0 && t1 - requested > spec.cancel_bound_ns) {
-          env.report(invariant::s7, "a follower of " + key_name(key) + " kept waiting " +
-                                        format_ns(static_cast<double>(t1 - requested)) +
-                                        " after its stop was requested");
-        }
-      }
-    }
-  } catch (const flight_failure& e) {
-    const std::int64_t t1 = now_ns();
-    const bool ran_fn = w.led_flight != 0;
-    check_receipt(env, w, key, e.facts, forgets_finished_at_call, t1, "exception");
-    e.receive(ran_fn, false, t0, t1);
-    w.graveyard.push_back(std::current_exception());
-    ++w.failure_receipts;
-    w.latency.record(t1 - t0);
-    if (prestopped) {
-      env.report(invariant::s7, "a call for " + key_name(key) + " whose token was stopped before "
-                                    "it began received fn's exception instead of cancelled");
-    }
-  } catch (const singleflight::cancelled&) {
-    check_cancelled(env, w, key, ticket.get(), t0, now_ns());
+    c.led_flight = w.led_flight;
+    check_value(env, w, c, r, t1);
   } catch (...) {
-    report_unexpected(env, w, key, t0);
+    const std::int64_t t1 = now_ns();
+    c.led_flight = w.led_flight;
+    check_exception(env, w, c, t1);
   }
   ++w.calls;
   w.progress.end(w.calls);
@@ -271,15 +358,6 @@ inline std::int64_t draw_deadline_ns(const run_spec& spec, worker& w) {
     x = lo + (hi - lo) * w.uniform01();
   }
   return static_cast<std::int64_t>(x);
-}
-
-// Sleeps or spins (as fn does) until `until`.
-inline void work_until(const fn_spec& fn, std::int64_t until) {
-  if (fn.how == fn_spec::kind::spin) {
-    spin_until_ns(until);
-  } else {
-    sleep_until_ns(until);
-  }
 }
 
 // One call of the deadline workload, checked. The caller draws its kind (a deadline only, a
@@ -333,23 +411,25 @@ void deadline_call(Group& g, worker& w, std::uint64_t key, run_env& env) {
     return ticket ? ticket->requested_ns.load(std::memory_order_acquire) : std::int64_t{0};
   };
 
+  call_facts c;
+  c.key = key;
+  c.forgets_finished_at_call = book.with_forget() ? book.forgets_finished(key) : 0;
+  c.ticket = ticket.get();
   w.key.id = key;
   w.led_flight = 0;
-  const std::int64_t t0 = now_ns();
+  const std::int64_t t0 = c.t0 = now_ns();
   const std::int64_t deadline_ns = t0 + timeout_ns;  // with has_deadline
   w.progress.begin(progress_slot::calling, key, t0);
 
   // The loader. With a token, it works in steps of --deadline-poll and stops early, returning
   // (or throwing) an outcome marked aborted, once the token is requested.
+  // A loader that ends normally throws (flight_failure) with probability --coro-fail (the coro
+  // workload's thread callers; 0 in the deadline workload).
   auto body = [&](const std::stop_token* st) -> tracked_value {
-    flight_facts f;
-    f.fn_start_ns = now_ns();
-    f.flight = (std::uint64_t{w.index} << 40) | ++w.flight_seq;
-    f.key = key;
-    f.leader_call_ns = t0;
+    flight_facts f = begin_flight(w, key, t0, book.with_forget() ? book.forgets_begun(key) : 0);
     w.led_flight = f.flight;
-    ++w.flights;
-    book.enter(key, f.flight, 0, env.checks.found, st != nullptr ? *st : std::stop_token());
+    book.enter(key, f.flight, c.forgets_finished_at_call, env.checks.found,
+               st != nullptr ? *st : std::stop_token());
     const std::int64_t planned = draw_fn_ns(spec.fn, w);
     const std::int64_t end = f.fn_start_ns + planned;
     std::int64_t stopped_at = 0;
@@ -368,9 +448,11 @@ void deadline_call(Group& g, worker& w, std::uint64_t key, run_env& env) {
       ++w.stoppable_flights;
     }
     book.leave(key, f.flight);
-    f.publish_ns = now_ns();
-    w.fn_time_ns += f.publish_ns - f.fn_start_ns;
-    if (stopped_at == 0) return tracked_value(f);
+    if (stopped_at == 0) {
+      end_flight(w, f, spec.fail > 0 && w.uniform01() < spec.fail);
+      return tracked_value(f);
+    }
+    end_flight(w, f, false);
 
     f.aborted = true;
     ++w.abandoned_flights;
@@ -408,32 +490,20 @@ void deadline_call(Group& g, worker& w, std::uint64_t key, run_env& env) {
     return ticket ? g.call(w.key, fn, ticket->source.get_token()) : g.call(w.key, fn);
   };
 
-  // S7 for a caller that received the flight's outcome (a value, or fn's exception).
-  auto check_received = [&](std::int64_t t1, bool ran_fn, const flight_facts& got,
-                            const char* what) {
+  // S7, deadlines, for a caller that received the flight's outcome (a value, or fn's exception);
+  // check_outcome has checked the rest.
+  auto check_received = [&](std::int64_t t1, const flight_facts& got, const char* what) {
     if (expired) {
       env.report(invariant::s7, "a call for " + key_name(key) + " whose deadline had passed "
                                     "before it began received the " + what + " of " +
                                     flight_name(got.flight) + " instead of throwing "
                                     "deadline_exceeded");
     }
-    if (got.aborted && !ran_fn) {
-      env.report(invariant::s12, "a follower of " + key_name(key) + " received the aborted " +
-                                     what + " of " + flight_name(got.flight) + ": fn's stop "
-                                     "token was requested while this caller waited for it");
-    }
-    if (ran_fn) return;
-    if (has_deadline && t1 - deadline_ns > p.bound_ns) {
+    if (w.led_flight == 0 && has_deadline && t1 - deadline_ns > p.bound_ns) {
       env.report(invariant::s7, "a follower of " + key_name(key) + " kept waiting " +
                                     format_ns(static_cast<double>(t1 - deadline_ns)) +
                                     " after its deadline (bound " +
                                     format_ns(static_cast<double>(p.bound_ns)) + ")");
-    }
-    const std::int64_t requested = requested_at();
-    if (requested != 0 && t1 - requested > spec.cancel_bound_ns) {
-      env.report(invariant::s7, "a follower of " + key_name(key) + " kept waiting " +
-                                    format_ns(static_cast<double>(t1 - requested)) +
-                                    " after its stop was requested");
     }
   };
 
@@ -443,20 +513,9 @@ void deadline_call(Group& g, worker& w, std::uint64_t key, run_env& env) {
     const std::int64_t t1 = now_ns();
     const tracked_value& v = r.value();
     const bool ran_fn = w.led_flight != 0;
-    check_receipt(env, w, key, v.facts, 0, t1, "value");
-    if (r.leader() != ran_fn) {
-      env.report(invariant::s4, "a call for " + key_name(key) + " that " +
-                                    (ran_fn ? "ran" : "did not run") + " fn was told leader() == " +
-                                    (r.leader() ? "true" : "false") + " (" +
-                                    flight_name(v.facts.flight) + ")");
-    }
-    if (!ran_fn) {
-      ++w.followers;
-      w.wake.record(t1 - v.facts.publish_ns);
-    }
-    v.receive(r.leader(), r.shared(), t0, t1);
-    w.latency.record(t1 - t0);
-    check_received(t1, ran_fn, v.facts, "value");
+    c.led_flight = w.led_flight;
+    check_value(env, w, c, r, t1);
+    check_received(t1, v.facts, "value");
     // S12, the other way: a flight that never had a follower has only its leader to wait for
     // it, so once the leader has left, its stoppable fn must be told to stop.
     if (ran_fn && stoppable && !v.facts.aborted && !r.shared() && (has_deadline || ticket)) {
@@ -476,15 +535,6 @@ void deadline_call(Group& g, worker& w, std::uint64_t key, run_env& env) {
                        ": its stop token was not requested");
       }
     }
-  } catch (const flight_failure& e) {
-    const std::int64_t t1 = now_ns();
-    const bool ran_fn = w.led_flight != 0;
-    check_receipt(env, w, key, e.facts, 0, t1, "exception");
-    e.receive(ran_fn, false, t0, t1);
-    w.graveyard.push_back(std::current_exception());
-    ++w.failure_receipts;
-    w.latency.record(t1 - t0);
-    check_received(t1, ran_fn, e.facts, "exception");
   } catch (const singleflight::deadline_exceeded&) {
     const std::int64_t t1 = now_ns();
     ++w.deadline_exceeded;
@@ -512,10 +562,13 @@ void deadline_call(Group& g, worker& w, std::uint64_t key, run_env& env) {
                                       format_ns(static_cast<double>(p.bound_ns)) + ")");
       }
     }
-  } catch (const singleflight::cancelled&) {
-    check_cancelled(env, w, key, ticket.get(), t0, now_ns());
   } catch (...) {
-    report_unexpected(env, w, key, t0);
+    // fn's exception, `cancelled` (a token), or anything else.
+    const std::int64_t t1 = now_ns();
+    c.led_flight = w.led_flight;
+    if (const flight_facts* got = check_exception(env, w, c, t1)) {
+      check_received(t1, *got, "exception");
+    }
   }
   ++w.calls;
   w.progress.end(w.calls);
@@ -538,7 +591,28 @@ inline std::uint64_t pick_key(const run_spec& spec, worker& w) {
   return w.below(spec.keys);
 }
 
-// seed, hot, zipf and churn: each thread calls again as soon as its call returns.
+// churn's (and coro's) cancellations: with probability --churn-cancel, a stop_source for the next
+// call, stopped before it (a fraction --churn-prestopped of them, `prestopped`) or by the timer
+// within --churn-cancel-delay of now; else null.
+inline std::shared_ptr<cancel_ticket> draw_ticket(run_env& env, worker& w, bool& prestopped) {
+  const run_spec& spec = env.spec;
+  prestopped = false;
+  if (spec.cancel <= 0 || w.uniform01() >= spec.cancel) return nullptr;
+  auto ticket = std::make_shared<cancel_ticket>();
+  ++w.stop_requests;
+  if (w.uniform01() < spec.prestopped) {
+    prestopped = true;
+    ticket->request();
+  } else {
+    ticket->due_ns = now_ns() + static_cast<std::int64_t>(
+                                    w.below(static_cast<std::uint64_t>(spec.cancel_delay_ns) + 1));
+    env.timer->schedule(ticket);
+  }
+  return ticket;
+}
+
+// seed, hot, zipf, churn and deadline (and coro's thread callers): each thread calls again as
+// soon as its call returns.
 template <class Group>
 void closed_loop(Group& g, worker& w, run_env& env) {
   const run_spec& spec = env.spec;
@@ -551,28 +625,16 @@ void closed_loop(Group& g, worker& w, run_env& env) {
       break;
     }
     const std::uint64_t key = pick_key(spec, w);
-    if (spec.deadlines) {
-      deadline_call(g, w, key, env);
-      continue;
-    }
     if (spec.forget > 0 && w.uniform01() < spec.forget) {
       do_forget(g, w, key, env);
       continue;
     }
-    std::shared_ptr<cancel_ticket> ticket;
-    bool prestopped = false;
-    if (spec.cancel > 0 && w.uniform01() < spec.cancel) {
-      ticket = std::make_shared<cancel_ticket>();
-      ++w.stop_requests;
-      if (w.uniform01() < spec.prestopped) {
-        prestopped = true;
-        ticket->request();
-      } else {
-        ticket->due_ns = now_ns() + static_cast<std::int64_t>(
-                                        w.below(static_cast<std::uint64_t>(spec.cancel_delay_ns) + 1));
-        env.timer->schedule(ticket);
-      }
+    if (spec.deadlines) {
+      deadline_call(g, w, key, env);
+      continue;
     }
+    bool prestopped = false;
+    const std::shared_ptr<cancel_ticket> ticket = draw_ticket(env, w, prestopped);
     call_once(g, w, key, env, ticket, prestopped);
   }
 }
@@ -613,12 +675,7 @@ void sweep_keys(Group& g, worker& w, run_env& env) {
     const std::int64_t t0 = now_ns();
     w.progress.begin(progress_slot::sweeping, key, t0);
     auto r = g.call(w.key, [&]() -> tracked_value {
-      flight_facts f;
-      f.fn_start_ns = now_ns();
-      f.flight = (std::uint64_t{w.index} << 40) | ++w.flight_seq;
-      f.key = key;
-      f.leader_call_ns = t0;
-      f.forgets_at_start = forgets;
+      flight_facts f = begin_flight(w, key, t0, forgets);
       w.led_flight = f.flight;
       env.book.enter(key, f.flight, forgets, env.checks.found);
       env.book.leave(key, f.flight);
@@ -637,6 +694,334 @@ void sweep_keys(Group& g, worker& w, run_env& env) {
   }
 }
 
+// ---- coro and wide: coroutine callers of async_call, on an event loop (loop.hpp) ----
+//
+// A coroutine caller runs on its home loop thread: it draws what to do, calls `co_await
+// g.async_call(key, fn[, stop])`, goes back home (the library resumes it on whichever thread
+// completed its flight or requested its stop), and checks what it got as a thread caller's
+// outcome is checked (check_value, check_exception), recording into its home thread's worker.
+// Its fn returns its value at once (the leader runs it inline and does not suspend) or an
+// asynchronous loader (async_loader), which the flight awaits; the leader then waits like a
+// follower: it may leave, and must then never be the one to see an aborted outcome (call_facts).
+
+using coroutine_result = singleflight::result<tracked_value>;
+
+// Whether Group has the coroutine form (the mutants have not).
+struct probe_fn {
+  tracked_value operator()() const;
+};
+template <class Group>
+concept has_async_call = requires(Group& g, const tracked_key& k, probe_fn fn) {
+  g.async_call(k, fn);
+};
+
+// What the coroutine callers of one run share.
+struct coroutine_env {
+  coroutine_env(const run_spec& spec, std::vector<worker*> loop_workers)
+      : loop(spec.loop_threads),
+        workers(std::move(loop_workers)),
+        slots(std::make_unique<progress_slot[]>(spec.coroutines)),
+        callers(spec.coroutines) {
+    if (spec.gated) opened.emplace(loop);
+  }
+
+  event_loop loop;
+  std::vector<worker*> workers;             // workers[i]: loop thread i's, written there only
+  std::unique_ptr<progress_slot[]> slots;   // one per caller, for the watchdog
+  const std::uint64_t callers;
+  std::optional<gate> opened;               // wide: every loader waits for it
+  std::uint64_t spawned = 0;                // written by the main thread only
+  std::int64_t opened_ns = 0;               // wide: when the gate opened (main thread only)
+  // Release by each caller as its last act; acquire by the main thread, which then knows that
+  // the caller's frame holds nothing of the run's any more.
+  std::atomic<std::uint64_t> finished{0};
+  // Relaxed: counts for the report and for wide's checks, which read them after a fence.
+  std::atomic<std::int64_t> in_call{0}, peak_in_call{0};
+  std::atomic<std::uint64_t> loaders{0};  // asynchronous loaders started
+};
+
+// An asynchronous loader: it waits D on the loop's timer (wide: for the gate), woken early by
+// its stop token if it takes one (`stoppable`), then yields its flight's stamp: a value (marked
+// aborted if its token stopped it) or flight_failure (with probability --coro-fail). It runs on
+// its leader's home loop thread from start to end (the timer, the gate and the stop callback all
+// post it back there), so it may write that thread's worker; what it needs from its leader's call
+// it holds by value, since the leader may leave, and its frame end, before the loader does.
+inline task<flight_facts> async_loader(run_env& env, coroutine_env& ce, worker& w, flight_facts f,
+                                       std::uint64_t forgets_finished_at_call,
+                                       std::int64_t planned, bool fail, bool stoppable,
+                                       std::stop_token token,
+                                       std::shared_ptr<cancel_ticket> leader_ticket) {
+  key_book& book = env.book;
+  book.enter(f.key, f.flight, forgets_finished_at_call, env.checks.found, token);
+  ce.loaders.fetch_add(1, std::memory_order_relaxed);  // see coroutine_env
+  bool stopped = false;
+  if (ce.opened) {
+    co_await *ce.opened;
+  } else if (stoppable) {
+    ++w.stoppable_flights;
+    stopped = co_await stoppable_sleep(ce.loop, f.fn_start_ns + planned, token);
+  } else {
+    co_await sleep_until{ce.loop, f.fn_start_ns + planned};
+  }
+  book.leave(f.key, f.flight);
+  end_flight(w, f, fail && !stopped);
+  if (stopped) {
+    f.aborted = true;
+    ++w.abandoned_flights;
+    w.abandoned_ran_ns += f.publish_ns - f.fn_start_ns;
+    w.abandoned_planned_ns += planned;
+    // S12: the token was requested, so no caller waited, the leader included, which waits (as a
+    // coroutine awaiting its loader) until its own stop is requested.
+    // Acquire: pairs with the release in cancel_ticket::request(), for the time it wrote.
+    if (!leader_ticket || leader_ticket->requested_ns.load(std::memory_order_acquire) == 0) {
+      env.report(invariant::s12, "the stop token of the asynchronous loader of " +
+                                     flight_name(f.flight) + " (" + key_name(f.key) +
+                                     ") was requested while its leader, a coroutine, still "
+                                     "waited for it: " +
+                                     (leader_ticket ? "its stop had not been requested"
+                                                    : "it had no stop token"));
+    }
+  }
+  co_return f;
+}
+
+// One call of a coroutine caller for `key`, checked; `w` is its home thread's worker.
+template <class Group>
+task<void> coroutine_call(Group& g, run_env& env, coroutine_env& ce, worker& w,
+                          progress_slot& slot, unsigned home, std::uint64_t key) {
+  const run_spec& spec = env.spec;
+  key_book& book = env.book;
+  call_facts c;
+  c.key = key;
+  c.forgets_finished_at_call = book.with_forget() ? book.forgets_finished(key) : 0;
+  const std::shared_ptr<cancel_ticket> ticket = draw_ticket(env, w, c.prestopped);
+  c.ticket = ticket.get();
+  const bool at_once = spec.inline_rate > 0 && w.uniform01() < spec.inline_rate;
+  const bool stoppable = !at_once && w.uniform01() < spec.stoppable_rate;
+  const bool fail = spec.fail > 0 && w.uniform01() < spec.fail;
+  const std::int64_t planned = draw_fn_ns(spec.fn, w);
+  const tracked_key k(key);
+  std::uint64_t led = 0;  // written by fn, on this thread, before the call suspends
+  c.t0 = now_ns();
+  if (!spec.gated) slot.begin(progress_slot::calling, key, c.t0);  // wide: when the gate opens
+
+  auto at_once_fn = [&]() -> tracked_value {
+    flight_facts f = begin_flight(w, key, c.t0, book.with_forget() ? book.forgets_begun(key) : 0);
+    led = f.flight;
+    ++w.inline_leads;
+    book.enter(key, f.flight, c.forgets_finished_at_call, env.checks.found);
+    book.leave(key, f.flight);
+    end_flight(w, f, fail);
+    return tracked_value(f);
+  };
+  auto loader_fn = [&](std::stop_token token) {
+    flight_facts f = begin_flight(w, key, c.t0, book.with_forget() ? book.forgets_begun(key) : 0);
+    f.awaited = true;
+    led = f.flight;
+    ++w.async_leads;
+    return async_loader(env, ce, w, f, c.forgets_finished_at_call, planned, fail, stoppable,
+                        std::move(token), ticket);
+  };
+  auto plain_fn = [&] { return loader_fn(std::stop_token()); };
+
+  std::optional<coroutine_result> r;
+  std::exception_ptr error;
+  raise_peak(ce.peak_in_call, ce.in_call.fetch_add(1, std::memory_order_relaxed) + 1);
+  try {
+    // Each async_call is awaited in the expression that makes it, as it must be (and not in a
+    // conditional expression, which g++ 12 miscompiles around co_await).
+    if (at_once && ticket) {
+      r.emplace(co_await g.async_call(k, at_once_fn, ticket->source.get_token()));
+    } else if (at_once) {
+      r.emplace(co_await g.async_call(k, at_once_fn));
+    } else if (stoppable && ticket) {
+      r.emplace(co_await g.async_call(k, loader_fn, ticket->source.get_token()));
+    } else if (stoppable) {
+      r.emplace(co_await g.async_call(k, loader_fn));
+    } else if (ticket) {
+      r.emplace(co_await g.async_call(k, plain_fn, ticket->source.get_token()));
+    } else {
+      r.emplace(co_await g.async_call(k, plain_fn));
+    }
+  } catch (...) {
+    error = std::current_exception();
+  }
+  const std::int64_t t1 = now_ns();
+  ce.in_call.fetch_sub(1, std::memory_order_relaxed);  // see coroutine_env
+  co_await resume_on{ce.loop, home};
+  c.led_flight = led;
+  c.led_waiting = led != 0 && !at_once;
+  if (r) {
+    check_value(env, w, c, *r, t1);
+  } else {
+    try {
+      std::rethrow_exception(error);
+    } catch (...) {
+      check_exception(env, w, c, t1);
+    }
+  }
+  ++w.calls;
+  ++w.coroutine_calls;
+  slot.end(slot.done.load(std::memory_order_relaxed) + 1);  // only this caller counts its calls
+}
+
+// A coroutine caller: `index` names its slot. In coro it thinks (a sleep on the loop's timer),
+// then forgets a key or calls one, until the run ends; in wide it calls `key` once.
+template <class Group>
+spawned coroutine_caller(Group& g, run_env& env, coroutine_env& ce, std::uint64_t index,
+                         unsigned home, std::uint64_t key) {
+  co_await resume_on{ce.loop, home};
+  {
+    const run_spec& spec = env.spec;
+    worker& w = *ce.workers[home];
+    progress_slot& slot = ce.slots[index];
+    if (spec.gated) {
+      co_await coroutine_call(g, env, ce, w, slot, home, key);
+    } else {
+      for (;;) {
+        co_await sleep_until{ce.loop, now_ns() + draw_fn_ns(spec.think, w)};
+        if (env.stopping()) break;
+        key = pick_key(spec, w);
+        if (spec.forget > 0 && w.uniform01() < spec.forget) {
+          do_forget(g, w, key, env);
+          continue;
+        }
+        co_await coroutine_call(g, env, ce, w, slot, home, key);
+      }
+    }
+  }
+  ce.finished.fetch_add(1, std::memory_order_release);  // see coroutine_env
+}
+
+// The watchdog of the main thread's waits on the coroutine callers (S6): prints what it waited
+// for and ends the process with status 3, as monitor does for a stuck call.
+[[noreturn]] inline void coroutine_watchdog(const run_spec& spec, const std::string& what) {
+  std::fprintf(stderr, "\nsf-stress: WATCHDOG (S6) in %s: %s for more than %s\n",
+               run_label(spec).c_str(), what.c_str(),
+               format_ns(static_cast<double>(spec.watchdog_ns)).c_str());
+  std::fprintf(stderr, "sf-stress: giving up on the run instead of hanging (exit status 3)\n");
+  std::fflush(stderr);
+  std::fflush(stdout);
+  std::_Exit(3);
+}
+
+// wide: registers a flight for every key at once, has the second wave join them, and opens the
+// gate. Each phase ends with a fence on the loop threads, after which every caller spawned in it
+// has run up to its suspension (or its end), and the counts must be exact (S13; S1 for the
+// joiners, which must start no flight of their own). A signal before the second wave skips it.
+template <class Group>
+void run_wide(Group& g, run_env& env, coroutine_env& ce, run_result& result) {
+  const run_spec& spec = env.spec;
+  const std::uint64_t flights = spec.keys;
+  const unsigned lanes = ce.loop.size();
+  // Waits for a fence; the watchdog trips only if no loader starts and no caller enters
+  // async_call for --watchdog (a large phase may take longer than that as a whole).
+  auto fence = [&](const char* phase) {
+    std::int64_t seen = -1;
+    std::int64_t since = now_ns();
+    while (!ce.loop.fence(now_ns() + 100'000'000)) {
+      const auto moved = static_cast<std::int64_t>(ce.loaders.load()) + ce.in_call.load();
+      if (moved != seen) {
+        seen = moved;
+        since = now_ns();
+      } else if (now_ns() - since > spec.watchdog_ns) {
+        coroutine_watchdog(spec, std::string(phase) + " (" + std::to_string(ce.loaders.load()) +
+                                     " loaders started, " + std::to_string(ce.in_call.load()) +
+                                     " callers in async_call)");
+      }
+    }
+  };
+  // Relaxed loads: after a fence, which orders every caller's and loader's counting before it.
+  auto counts = [&] {
+    return std::to_string(ce.loaders.load(std::memory_order_relaxed)) + " loaders had started, " +
+           std::to_string(ce.opened->waiting()) + " waited at the gate, " +
+           std::to_string(env.book.running()) + " executions of fn were in progress, " +
+           std::to_string(ce.in_call.load(std::memory_order_relaxed)) +
+           " callers were in async_call and " +
+           std::to_string(ce.finished.load(std::memory_order_acquire)) + " had returned";
+  };
+  auto exact = [&](std::uint64_t in_call) {
+    return ce.loaders.load(std::memory_order_relaxed) == flights &&
+           ce.opened->waiting() == flights &&
+           env.book.running() == static_cast<std::int64_t>(flights) &&
+           ce.in_call.load(std::memory_order_relaxed) == static_cast<std::int64_t>(in_call) &&
+           ce.finished.load(std::memory_order_acquire) == 0;
+  };
+
+  // Registering is dominated by growing the heap (page faults) for the frames and records: give
+  // the memory earlier runs freed back first, so that every implementation pays the same.
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+  const std::int64_t t0 = now_ns();
+  for (std::uint64_t i = 0; i < flights; ++i) coroutine_caller(g, env, ce, i, i % lanes, i);
+  ce.spawned = flights;
+  fence("registering the flights");
+  result.register_ns = now_ns() - t0;
+  result.flights_registered = ce.opened->waiting();
+  if (!exact(flights)) {
+    env.report(invariant::s13, "after registering " + std::to_string(flights) +
+                                   " flights at once, " + counts() + " (each should be " +
+                                   std::to_string(flights) + ", and none returned)");
+  }
+  if (interrupted() == 0 && spec.joiners > 0) {
+    const std::int64_t t1 = now_ns();
+    // Key j's joiner on another loop thread than key j's leader, where there are two.
+    for (std::uint64_t j = 0; j < spec.joiners; ++j) {
+      coroutine_caller(g, env, ce, flights + j, static_cast<unsigned>((j + 1) % lanes), j % flights);
+    }
+    ce.spawned += spec.joiners;
+    fence("joining the flights");
+    result.join_ns = now_ns() - t1;
+    const std::uint64_t started = ce.loaders.load(std::memory_order_relaxed);
+    if (started != flights) {
+      env.report(invariant::s1, "the second wave started " + std::to_string(started - flights) +
+                                    " flights of its own while every key's flight was "
+                                    "registered: " + counts());
+    } else if (!exact(flights + spec.joiners)) {
+      env.report(invariant::s13, "after " + std::to_string(spec.joiners) + " callers joined " +
+                                     std::to_string(flights) + " flights, " + counts() +
+                                     " (callers in async_call should be " +
+                                     std::to_string(flights + spec.joiners) + ")");
+    }
+  }
+  // The watchdog counts from here: until now every caller waited for the gate on purpose.
+  const std::int64_t t2 = now_ns();
+  for (std::uint64_t i = 0; i < ce.spawned; ++i) {
+    ce.slots[i].begin(progress_slot::calling, i < flights ? i : (i - flights) % flights, t2);
+  }
+  ce.opened_ns = now_ns();
+  ce.opened->open();
+}
+
+// After the run: waits for every coroutine caller and every loader to end (bounded: no caller
+// ending for --watchdog trips it), then stops the loop; records the peaks.
+inline void finish_coroutines(run_env& env, coroutine_env& ce, run_result& result) {
+  std::uint64_t seen = 0;
+  std::int64_t since = now_ns();
+  for (;;) {
+    const std::uint64_t done = ce.finished.load(std::memory_order_acquire);  // see coroutine_env
+    // Every thread caller has been joined: executions of fn still running are loaders.
+    if (done == ce.spawned && env.book.running() == 0) break;
+    if (done != seen) {
+      seen = done;
+      since = now_ns();
+    } else if (now_ns() - since > env.spec.watchdog_ns) {
+      coroutine_watchdog(env.spec, std::to_string(ce.spawned - done) + " coroutine callers and " +
+                                       std::to_string(env.book.running()) +
+                                       " loaders have not ended");
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  if (ce.opened) result.complete_ns = now_ns() - ce.opened_ns;
+  if (const std::uint64_t asleep = ce.loop.stop(); asleep != 0) {
+    env.report(invariant::s6, std::to_string(asleep) + " coroutines were still asleep on the "
+                                  "loop's timers when every caller and loader had ended");
+  }
+  result.peak_in_call = ce.peak_in_call.load(std::memory_order_relaxed);
+  result.peak_flights = env.book.peak_running();
+}
+
 // `Collect`: frees what the implementation's memory reclamation still holds once the group and
 // the run's threads are gone (libcds's retired records), so that S10 can count.
 template <class Group, class Collect>
@@ -644,6 +1029,10 @@ run_result run_with(const std::shared_ptr<const run_spec>& spec_ptr, Collect col
   const run_spec& spec = *spec_ptr;
   run_result result;
   result.spec = spec_ptr;
+  const bool coroutines = spec.loop_threads > 0;  // coro, wide
+  if (coroutines && !has_async_call<Group>) {
+    throw std::runtime_error(run_label(spec) + ": this implementation has no async_call");
+  }
   // Followers that leave (cancelled, or past their deadline) explain a lone leader's shared().
   run_checks checks(spec.cancel > 0 || spec.deadlines);
   const current_run_scope installed(checks);
@@ -653,12 +1042,22 @@ run_result run_with(const std::shared_ptr<const run_spec>& spec_ptr, Collect col
   bool cut_short = false;  // a signal ended the run before its time was up
   std::uint64_t taken = 0;  // poisson: arrivals handed out (some given up on a signal)
   {
-    key_book book(spec.keys, spec.forget > 0, spec.deadlines);
+    // Coroutine leaders of asynchronous loaders may leave, so their flights may be abandoned.
+    key_book book(spec.keys, spec.forget > 0, spec.deadlines || coroutines, coroutines);
     std::vector<std::unique_ptr<worker>> workers;
     std::vector<worker*> watched;
     for (unsigned i = 0; i < spec.threads; ++i) {
       workers.push_back(std::make_unique<worker>(i + 1, spec.seed * 0x9E3779B97F4A7C15ull + i));
       watched.push_back(workers.back().get());
+    }
+    // The loop threads' workers (coro, wide): their coroutine callers record there.
+    std::vector<std::unique_ptr<worker>> loop_workers;
+    std::vector<worker*> loop_worker_ptrs;
+    for (unsigned i = 0; i < spec.loop_threads; ++i) {
+      const unsigned index = spec.threads + 1 + i;
+      loop_workers.push_back(std::make_unique<worker>(index, spec.seed * 0x9E3779B97F4A7C15ull + index));
+      loop_worker_ptrs.push_back(loop_workers.back().get());
+      watched.push_back(loop_workers.back().get());
     }
     worker sweeper(0, spec.seed);
     watched.push_back(&sweeper);
@@ -668,6 +1067,12 @@ run_result run_with(const std::shared_ptr<const run_spec>& spec_ptr, Collect col
     {
       auto g = std::make_unique<Group>();
       run_env env(spec, checks, book, timer.get(), static_cast<std::ptrdiff_t>(spec.threads));
+      // The loop, and with it every coroutine, ends before the group (finish_coroutines).
+      std::unique_ptr<coroutine_env> coro;
+      if (coroutines) coro = std::make_unique<coroutine_env>(spec, loop_worker_ptrs);
+      const std::span<const progress_slot> coroutine_slots =
+          coro ? std::span<const progress_slot>(coro->slots.get(), coro->callers)
+               : std::span<const progress_slot>();
       const std::int64_t planned_ns =
           spec.how == run_spec::drive::requests
               ? 0
@@ -681,10 +1086,13 @@ run_result run_with(const std::shared_ptr<const run_spec>& spec_ptr, Collect col
         if (spec.how == run_spec::drive::requests) {
           std::uint64_t done = 0;
           for (const worker* w : watched) done += w->progress.done.load(std::memory_order_relaxed);
+          for (const progress_slot& p : coroutine_slots) {
+            done += p.done.load(std::memory_order_relaxed);
+          }
           return static_cast<double>(done) / static_cast<double>(spec.requests);
         }
         return elapsed / static_cast<double>(planned_ns);
-      });
+      }, coroutine_slots);
 
       std::vector<std::thread> threads;
       threads.reserve(spec.threads);
@@ -712,11 +1120,22 @@ run_result run_with(const std::shared_ptr<const run_spec>& spec_ptr, Collect col
       env.start.arrive_and_wait();
       const std::int64_t began = spec.how == run_spec::drive::scheduled ? env.base_ns : now_ns();
       start_ns.store(began, std::memory_order_relaxed);  // see its declaration
+      if constexpr (has_async_call<Group>) {
+        if (coro && spec.gated) {
+          run_wide(*g, env, *coro, result);
+        } else if (coro) {
+          for (std::uint64_t i = 0; i < coro->callers; ++i) {
+            coroutine_caller(*g, env, *coro, i, static_cast<unsigned>(i % coro->loop.size()), 0);
+          }
+          coro->spawned = coro->callers;
+        }
+      }
       if (spec.how == run_spec::drive::timed) {
         cut_short = !sleep_unless_interrupted(began + planned_ns);
         env.stop.store(true, std::memory_order_relaxed);  // see run_env
       }
       for (auto& t : threads) t.join();
+      if (coro) finish_coroutines(env, *coro, result);
       if (spec.arrivals) {
         taken = std::min<std::uint64_t>(env.next.load(std::memory_order_relaxed),  // after join
                                         spec.arrivals->size());
@@ -727,12 +1146,15 @@ run_result run_with(const std::shared_ptr<const run_spec>& spec_ptr, Collect col
       sweep_keys(*g, sweeper, env);
       watch.stop();
       // Every abandonment has requested its token by now (key_book).
-      if (spec.deadlines) result.abandoned_overlaps = book.resolve_overlaps(checks.found);
+      if (spec.deadlines || coroutines) {
+        result.abandoned_overlaps = book.resolve_overlaps(checks.found);
+      }
     }  // the group goes here
     collect();
 
     std::vector<call_span> cancelled_calls;
     std::vector<std::uint64_t> skipped;
+    for (auto& w : loop_workers) workers.push_back(std::move(w));
     for (auto& w : workers) {
       if (w->skipped_arrival != worker::kNoArrival) skipped.push_back(w->skipped_arrival);
       w->graveyard.clear();  // the exceptions' own checks run here
@@ -763,6 +1185,9 @@ run_result run_with(const std::shared_ptr<const run_spec>& spec_ptr, Collect col
       result.abandoned_planned_ns += w->abandoned_planned_ns;
       result.loader_ns += w->fn_time_ns;
       result.deadline_lateness.merge(w->deadline_lateness);
+      result.coroutine_calls += w->coroutine_calls;
+      result.inline_leads += w->inline_leads;
+      result.async_leads += w->async_leads;
       cancelled_calls.insert(cancelled_calls.end(), w->cancelled_calls.begin(),
                              w->cancelled_calls.end());
     }

@@ -13,8 +13,8 @@
 namespace sfstress {
 
 const std::vector<std::string>& workload_names() {
-  static const std::vector<std::string> names{"seed",  "poisson", "hot",
-                                              "zipf",  "churn",   "deadline"};
+  static const std::vector<std::string> names{"seed",  "poisson",  "hot",  "zipf",
+                                              "churn", "deadline", "coro", "wide"};
   return names;
 }
 
@@ -203,6 +203,21 @@ value_kind fn(fn_spec& field) {
           }};
 }
 
+// A sleep on the event loop's timer (coro): sleep:DURATION or sleep:MIN-MAX, never a spin, which
+// would hold a loop thread; `zero_ok` accepts sleep:0.
+value_kind loop_sleep(fn_spec& field, bool zero_ok) {
+  return {"SPEC", field.describe(), [&field, zero_ok](const std::string& v) -> std::string {
+            fn_spec spec;
+            if (!parse_fn_spec(v, spec) || spec.how != fn_spec::kind::sleep ||
+                (!zero_ok && spec.max_ns <= 0)) {
+              return std::string("expected sleep:DURATION or sleep:MIN-MAX (e.g. sleep:20ms, "
+                                 "sleep:0-100ms), a sleep on the event loop's timer") + got(v);
+            }
+            field = spec;
+            return {};
+          }};
+}
+
 std::string join(const std::vector<std::string>& items) {
   std::string s;
   for (const auto& item : items) s += (s.empty() ? "" : ",") + item;
@@ -299,8 +314,8 @@ void add_flags(CLI::App& app, options& o) {
   app.name("sf-stress");
   app.description(
       "Runs duplicate-call workloads against singleflight's implementations, checks the\n"
-      "semantics S1-S7, S10 and S12 on every call, and prints a table per workload. With no\n"
-      "flags it runs the default comparison: every workload, briefly, for group,\n"
+      "semantics S1-S7, S10 and S12 on every call (and S13 in wide), and prints a table per\n"
+      "workload. With no flags it runs the default comparison: every workload, briefly, for group,\n"
       "mutex_group and sharded_group.\n");
   app.footer(
       "Exit status: 0 all runs clean, 1 a violation was found, 2 bad flags,\n"
@@ -317,7 +332,8 @@ void add_flags(CLI::App& app, options& o) {
   app.allow_extras();  // reported by parse_options, in sf-stress's words
 
   add(app, "workload",
-      "workloads to run, comma-separated: seed, poisson, hot, zipf, churn, deadline, or all",
+      "workloads to run, comma-separated: seed, poisson, hot, zipf, churn, deadline, coro, wide, "
+      "or all",
       names(o.workloads, workload_names(), [](std::string_view n) {
         const auto& w = workload_names();
         return std::find(w.begin(), w.end(), n) != w.end();
@@ -338,15 +354,15 @@ void add_flags(CLI::App& app, options& o) {
          return {};
        }});
   add(app, "duration",
-      "shorthand: sets --poisson-duration, --hot-duration, --zipf-duration, --churn-duration and "
-      "--deadline-duration",
+      "shorthand: sets --poisson-duration, --hot-duration, --zipf-duration, --churn-duration, "
+      "--deadline-duration and --coro-duration",
       {"DURATION", "unset", [&o](const std::string& v) -> std::string {
          std::int64_t ns = 0;
          if (!parse_duration_ns(v, ns) || ns <= 0) {
            return "expected a positive duration such as 500ms or 2s" + got(v);
          }
          o.poisson.duration_s = o.hot.duration_s = o.zipf.duration_s = o.churn.duration_s =
-             o.deadline.duration_s = static_cast<double>(ns) / 1e9;
+             o.deadline.duration_s = o.coro.duration_s = static_cast<double>(ns) / 1e9;
          return {};
        }});
   value_kind soak = seconds(o.soak_s, false);
@@ -484,6 +500,52 @@ void add_flags(CLI::App& app, options& o) {
       "deadline: a caller must return within this after its deadline, and a lone leader's "
       "stoppable fn must stop within this after the leader left (S7, S12)",
       nanoseconds(d.bound_ns, true));
+  coro_params& c = o.coro;
+  add(app, "coro-callers", "coro: coroutine callers, all at once, each calling in a loop",
+      integer(c.callers, 1, 10'000'000));
+  add(app, "coro-loop-threads", "coro: threads of the event loop the coroutine callers run on",
+      integer(c.loop_threads, 1, 256));
+  add(app, "coro-threads",
+      "coro: thread callers on the same keys (call, call_for and call_until, with tokens and "
+      "stoppable loaders, as in deadline)",
+      integer(c.threads, 0, 4096));
+  add(app, "coro-keys", "coro: keys, chosen uniformly", integer(c.keys, 1, 10'000'000));
+  add(app, "coro-fn",
+      "coro: D, how long an asynchronous loader sleeps on the loop's timer (a thread caller's fn "
+      "sleeps as long in its thread)",
+      loop_sleep(c.fn, false));
+  add(app, "coro-think", "coro: a coroutine caller's pause before each call, on the loop's timer",
+      loop_sleep(c.think, true));
+  add(app, "coro-duration", "coro: how long it runs", seconds(c.duration_s, true));
+  add(app, "coro-inline",
+      "coro: fraction of coroutine calls whose fn returns its value at once (run inline by a "
+      "leader, which does not suspend); the rest return an asynchronous loader",
+      real(c.inline_rate, 0, 1, "P"));
+  add(app, "coro-stoppable",
+      "coro: of the asynchronous loaders, the fraction that take a std::stop_token and stop "
+      "early when their flight is abandoned (S12)",
+      real(c.stoppable, 0, 1, "P"));
+  add(app, "coro-forget", "coro: fraction of coroutine operations that are forget(key)",
+      real(c.forget, 0, 1, "P"));
+  add(app, "coro-fail", "coro: fraction of flights whose fn throws (coroutine and thread callers')",
+      real(c.fail, 0, 1, "P"));
+  add(app, "coro-leave",
+      "coro: fraction of coroutine calls made with a stop token that is then stopped (S7)",
+      real(c.leave, 0, 1, "P"));
+  add(app, "coro-prestopped", "coro: of those, the fraction stopped before calling",
+      real(c.prestopped, 0, 1, "P"));
+  add(app, "coro-leave-delay", "coro: the rest are stopped uniformly within this after the call",
+      nanoseconds(c.leave_delay_ns, false));
+
+  add(app, "wide-flights",
+      "wide: flights in progress at once, one per key, each registered by a coroutine caller "
+      "whose asynchronous loader waits on one gate",
+      integer(o.wide.flights, 1, 100'000'000));
+  add(app, "wide-joiners",
+      "wide: the second wave, coroutine callers that join the registered flights (key i mod "
+      "flights) before the gate opens",
+      integer(o.wide.joiners, 0, 100'000'000));
+  add(app, "wide-loop-threads", "wide: threads of the event loop", integer(o.wide.loop_threads, 1, 256));
   // Not CLI11's help flag, which waits for the end of the line: --help is answered where it stands.
   add(app, "help", "print this help and exit",
       {"", "", [](const std::string&) -> std::string { throw CLI::CallForHelp(); }});
@@ -505,6 +567,14 @@ void apply_short_tier(options& o) {
   o.churn.threads = 16;
   o.deadline.duration_s = 0.5;
   o.deadline.threads = 12;
+  o.coro.callers = 2'000;
+  o.coro.keys = 1'000;
+  o.coro.fn = {fn_spec::kind::sleep, 50'000'000, 50'000'000};
+  o.coro.think = {fn_spec::kind::sleep, 0, 200'000'000};
+  o.coro.leave_delay_ns = 100'000'000;
+  o.coro.duration_s = 0.5;
+  o.wide.flights = 5'000;
+  o.wide.joiners = 5'000;
 }
 
 }  // namespace

@@ -95,10 +95,43 @@ struct deadline_params {
   std::int64_t bound_ns = 50'000'000;
 };
 
+// coro: coroutine callers of async_call on a small event loop (N loop threads), with thread
+// callers on the same keys, leaving, abandonment, forget and exceptions.
+struct coro_params {
+  std::uint64_t callers = 20'000;  // coroutine callers, all at once
+  unsigned loop_threads = 2;
+  unsigned threads = 8;            // thread callers: call, call_for, call_until as in deadline
+  std::uint64_t keys = 10'000;
+  // An asynchronous loader sleeps D on the loop's timer; a thread caller's fn sleeps D too. A
+  // long D keeps many callers waiting at once (about calls/s × D/2) for little CPU: the loop
+  // stays well below saturation on two shared cores, and its timers nearly on time.
+  fn_spec fn{fn_spec::kind::sleep, 200'000'000, 200'000'000};
+  // A coroutine caller's pause before each call, on the loop's timer, drawn uniformly.
+  fn_spec think{fn_spec::kind::sleep, 0, 400'000'000};
+  double duration_s = 1.5;
+  double inline_rate = 0.1;  // fraction of coroutine calls whose fn returns its value at once
+  double stoppable = 0.5;    // of the asynchronous loaders, the fraction taking a std::stop_token
+  double forget = 0.01;      // fraction of coroutine operations that are forget(key)
+  double fail = 0.05;        // fraction of flights whose fn throws (coroutine and thread callers')
+  double leave = 0.1;        // fraction of coroutine calls with a stop token that gets stopped
+  double prestopped = 0.1;   // of those, the fraction stopped before calling
+  std::int64_t leave_delay_ns = 400'000'000;  // the rest, uniformly within this after the call
+};
+
+// wide: a hundred thousand flights in progress at once: one coroutine caller per key registers
+// a flight whose asynchronous loader waits on one gate; a second wave joins them; then the gate
+// opens.
+struct wide_params {
+  std::uint64_t flights = 100'000;  // keys, each with a flight registered by one caller
+  std::uint64_t joiners = 100'000;  // the second wave: callers for key i mod flights
+  unsigned loop_threads = 2;
+};
+
 enum class progress_mode { automatic, always, never };
 
 struct options {
-  std::vector<std::string> workloads{"seed", "poisson", "hot", "zipf", "churn", "deadline"};
+  std::vector<std::string> workloads{"seed",  "poisson",  "hot",  "zipf",
+                                     "churn", "deadline", "coro", "wide"};
   std::vector<std::string> impls{"group", "mutex_group", "sharded_group"};
   std::uint64_t seed = 1;
   std::string json_path;
@@ -115,6 +148,8 @@ struct options {
   zipf_params zipf;
   churn_params churn;
   deadline_params deadline;
+  coro_params coro;
+  wide_params wide;
 
   std::vector<std::string> command_line;
 };

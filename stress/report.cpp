@@ -121,6 +121,47 @@ std::string interruption_note(const run_result& r) {
          "ran to its end, so every check applies";
 }
 
+std::string percent(std::uint64_t part, std::uint64_t whole) {
+  return whole == 0 ? "-" : fixed(100.0 * static_cast<double>(part) / static_cast<double>(whole), 1) + "%";
+}
+
+// coro and wide: the coroutine callers, what they did, and how many waited at once.
+std::string coroutine_note(const run_result& r) {
+  const run_spec& s = *r.spec;
+  std::string note = std::to_string(r.coroutine_calls) + " calls by " +
+                     std::to_string(s.coroutines) + " coroutine callers on " +
+                     std::to_string(s.loop_threads) + " loop threads (" +
+                     (s.inline_rate > 0 ? percent(r.inline_leads, r.coroutine_calls) +
+                                              " led an fn returning at once, "
+                                        : std::string()) +
+                     percent(r.async_leads, r.coroutine_calls) +
+                     " led an asynchronous loader), " + std::to_string(r.calls - r.coroutine_calls) +
+                     " by threads; at once, up to " + std::to_string(r.peak_in_call) +
+                     " coroutines in async_call and " + std::to_string(r.peak_flights) +
+                     " flights in progress";
+  if (s.gated) {
+    const auto rate = [](std::uint64_t n, std::int64_t ns) {
+      return ns <= 0 ? std::string("-") : si(static_cast<double>(n) * 1e9 / static_cast<double>(ns));
+    };
+    note += "; " + std::to_string(r.flights_registered) + " flights registered and waiting at "
+            "the gate in " + lat(r.register_ns) + " (" + rate(s.keys, r.register_ns) + "/s), " +
+            std::to_string(s.joiners) + " callers joined them in " + lat(r.join_ns) + " (" +
+            rate(s.joiners, r.join_ns) + "/s), all completed " + lat(r.complete_ns) +
+            " after the gate opened";
+  } else {
+    note += "; " + std::to_string(r.forgets) + " forgets, " + std::to_string(r.failed_flights) +
+            " failed flights (" + std::to_string(r.failure_receipts) + " callers rethrew), " +
+            std::to_string(r.stop_requests) + " stops requested, " + std::to_string(r.cancelled) +
+            " cancelled (stop to return p99 " + lat(r.cancel_latency.percentile(0.99)) + ", max " +
+            lat(r.cancel_latency.max()) + ")";
+    if (!s.deadlines) {
+      note += "; " + std::to_string(r.stoppable_flights) + " loaders took a stop_token, " +
+              std::to_string(r.abandoned_flights) + " were abandoned and stopped by it";
+    }
+  }
+  return note;
+}
+
 void print_one_table(std::FILE* out, std::span<const run_result> runs) {
   const run_spec& first = *runs.front().spec;
   const bool poisson = first.lambda_d.has_value();
@@ -166,7 +207,8 @@ void print_one_table(std::FILE* out, std::span<const run_result> runs) {
   }
   // What the columns cannot hold, a line or two per run where there is something to say.
   for (const run_result& r : runs) {
-    std::string note, more;
+    std::string note, more, coroutines;
+    if (r.spec->loop_threads > 0) coroutines = coroutine_note(r);
     if (r.spec->deadlines) {
       const auto bound = static_cast<double>(r.spec->deadline.bound_ns);
       note = std::to_string(r.with_deadline + r.with_both) + " calls with a deadline (" +
@@ -203,6 +245,8 @@ void print_one_table(std::FILE* out, std::span<const run_result> runs) {
                                         : std::string("-")) +
              "), for the measured D " +
              (r.model_ratio_measured_d() ? fixed(*r.model_ratio_measured_d(), 4) : "-");
+    } else if (r.spec->gated) {
+      // wide: its coroutine line says it all.
     } else if (r.spec->forget > 0 || r.spec->fail > 0 || r.spec->cancel > 0) {
       note = std::to_string(r.forgets) + " forgets, " + std::to_string(r.failed_flights) +
              " failed flights (" + std::to_string(r.failure_receipts) + " callers rethrew), " +
@@ -215,6 +259,7 @@ void print_one_table(std::FILE* out, std::span<const run_result> runs) {
       who += " λD=";
       who += fixed(*r.spec->lambda_d, *r.spec->lambda_d < 1 ? 1 : 0);
     }
+    if (!coroutines.empty()) std::fprintf(out, "   %s: %s\n", who.c_str(), coroutines.c_str());
     if (!note.empty()) std::fprintf(out, "   %s: %s\n", who.c_str(), note.c_str());
     if (!more.empty()) std::fprintf(out, "   %s: %s\n", who.c_str(), more.c_str());
     if (r.interrupted) std::fprintf(out, "   %s: %s\n", who.c_str(), interruption_note(r).c_str());
@@ -277,7 +322,7 @@ json run_json(const run_result& r, unsigned round) {
   json p = json::object();
   p["threads"] = s.threads;
   p["keys"] = s.keys;
-  p["fn"] = s.fn.describe();
+  p["fn"] = s.gated ? std::string("gate") : s.fn.describe();
   p["seed"] = s.seed;
   if (s.how == run_spec::drive::requests) p["requests"] = s.requests;
   if (s.how != run_spec::drive::requests) p["duration_s"] = s.duration_s;
@@ -311,6 +356,18 @@ json run_json(const run_result& r, unsigned round) {
     p["poll_ns"] = d.poll_ns;
     p["deadline_bound_ns"] = d.bound_ns;
     p["cancel_bound_ns"] = s.cancel_bound_ns;
+  }
+  if (s.loop_threads > 0) {
+    p["coroutines"] = s.coroutines;
+    p["loop_threads"] = s.loop_threads;
+    if (s.gated) {
+      p["flights"] = s.keys;
+      p["joiners"] = s.joiners;
+    } else {
+      p["think"] = s.think.describe();
+      p["inline_rate"] = s.inline_rate;
+      p["stoppable_rate"] = s.stoppable_rate;
+    }
   }
   o["params"] = p;
 
@@ -353,6 +410,25 @@ json run_json(const run_result& r, unsigned round) {
     o["loader_saved_fraction"] = r.loader_saved_fraction();
     o["abandoned_overlaps"] = r.abandoned_overlaps;
     o["fn_mean_ns"] = r.fn_mean_ns;
+  }
+  if (s.loop_threads > 0) {
+    o["coroutine_calls"] = r.coroutine_calls;
+    o["thread_calls"] = r.calls - r.coroutine_calls;
+    o["inline_leads"] = r.inline_leads;
+    o["async_leads"] = r.async_leads;
+    o["peak_coroutines_in_call"] = r.peak_in_call;
+    o["peak_flights_in_progress"] = r.peak_flights;
+    if (!s.deadlines) {  // else written above, with the thread callers' figures
+      o["stoppable_flights"] = r.stoppable_flights;
+      o["abandoned_flights"] = r.abandoned_flights;
+      o["abandoned_overlaps"] = r.abandoned_overlaps;
+    }
+    if (s.gated) {
+      o["flights_registered"] = r.flights_registered;
+      o["register_ns"] = r.register_ns;
+      o["join_ns"] = r.join_ns;
+      o["complete_ns"] = r.complete_ns;
+    }
   }
   o["interrupted"] = r.interrupted;
   return o;

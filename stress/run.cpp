@@ -264,6 +264,58 @@ std::vector<std::shared_ptr<const run_spec>> plan_runs(const options& opts, bool
           (p.abort_throws ? "throw" : "return") + " aborted); bound " +
           format_ns(static_cast<double>(p.bound_ns));
       points.push_back(base);
+    } else if (workload == "coro") {
+      const coro_params& p = opts.coro;
+      base.how = run_spec::drive::timed;
+      base.threads = p.threads;
+      base.keys = p.keys;
+      base.fn = p.fn;
+      base.duration_s = p.duration_s;
+      base.loop_threads = p.loop_threads;
+      base.coroutines = p.callers;
+      base.think = p.think;
+      base.inline_rate = p.inline_rate;
+      base.stoppable_rate = p.stoppable;
+      base.forget = p.forget;
+      base.fail = p.fail;
+      base.cancel = p.leave;
+      base.prestopped = p.prestopped;
+      base.cancel_delay_ns = p.leave_delay_ns;
+      // The thread callers call as deadline's do, with its default mix, around the same D.
+      base.deadlines = p.threads > 0;
+      base.deadline.threads = p.threads;
+      base.deadline.keys = p.keys;
+      base.deadline.fn = p.fn;
+      base.deadline.duration_s = p.duration_s;
+      base.d_ns = (p.fn.min_ns + p.fn.max_ns) / 2;
+      base.description =
+          std::to_string(p.callers) + " coroutine callers on " + std::to_string(p.loop_threads) +
+          " loop threads and " + std::to_string(p.threads) + " thread callers over " +
+          std::to_string(p.keys) + " keys, " + number(p.duration_s) + "s; coroutines think " +
+          p.think.describe() + " and call: " + number(100 * p.inline_rate) +
+          "% with an fn returning at once, the rest an asynchronous loader (" +
+          p.fn.describe() + " on the loop's timer; " + number(100 * p.stoppable) +
+          "% take a stop_token), " + number(100 * p.leave) + "% with a stop token stopped (" +
+          number(100 * p.prestopped) + "% before calling, the rest within " +
+          format_ns(static_cast<double>(p.leave_delay_ns)) + "), forget " +
+          number(100 * p.forget) + "% of operations; fn throws in " + number(100 * p.fail) +
+          "% of flights; threads call as in deadline";
+      points.push_back(base);
+    } else if (workload == "wide") {
+      const wide_params& p = opts.wide;
+      base.how = run_spec::drive::requests;
+      base.threads = 0;
+      base.keys = p.flights;
+      base.requests = p.flights + p.joiners;
+      base.loop_threads = p.loop_threads;
+      base.coroutines = p.flights + p.joiners;
+      base.gated = true;
+      base.joiners = p.joiners;
+      base.description = std::to_string(p.flights) + " flights in progress at once: one coroutine "
+                         "caller per key registers a flight whose asynchronous loader waits on "
+                         "one gate, then " + std::to_string(p.joiners) + " more join them, then "
+                         "the gate opens; " + std::to_string(p.loop_threads) + " loop threads";
+      points.push_back(base);
     }
 
     for (const run_spec& point : points) {

@@ -33,7 +33,7 @@ class zipf_table {
 };
 
 struct run_spec {
-  std::string workload;  // seed, poisson, hot, zipf, churn, deadline
+  std::string workload;  // seed, poisson, hot, zipf, churn, deadline, coro, wide
   std::string impl;
   std::string description;  // one line, for the table header
 
@@ -49,9 +49,22 @@ struct run_spec {
   pick keys_by = pick::uniform;
   std::shared_ptr<const zipf_table> zipf;
 
-  // churn
+  // churn (and coro: forget, fail and cancel there apply to its coroutine callers; fail to its
+  // thread callers' loaders too)
   double forget = 0, fail = 0, cancel = 0, prestopped = 0;
   std::int64_t cancel_delay_ns = 0;
+
+  // coro and wide: coroutine callers on an event loop of their own (loop.hpp), besides the
+  // `threads` thread callers (coro's call as deadline's do; wide has none)
+  unsigned loop_threads = 0;     // 0: no coroutine callers
+  std::uint64_t coroutines = 0;  // coroutine callers (wide: both waves)
+  fn_spec think;                 // coro: a caller's pause before each call, on the loop's timer
+  double inline_rate = 0;        // coro: fraction of calls whose fn returns its value at once
+  double stoppable_rate = 0;     // coro: of the asynchronous loaders, those taking a stop_token
+  // wide: every key's flight is registered by one caller (keys in all) and joined by the
+  // second wave (`joiners`), while every loader waits on one gate
+  bool gated = false;
+  std::uint64_t joiners = 0;
 
   // deadline (threads, keys, fn and duration above)
   bool deadlines = false;     // calls with deadlines and tokens, loaders that may be stopped
@@ -99,6 +112,16 @@ struct run_result {
   // deadline: times a flight's fn started while an abandoned flight's fn for the key still ran
   // (S1 allows it after abandonment, S12).
   std::uint64_t abandoned_overlaps = 0;
+  // coro and wide: calls made by coroutine callers, those that led with an fn returning its
+  // value at once or an asynchronous loader; the most coroutine callers inside async_call at
+  // once, and the most executions of fn in progress at once (all callers'; flights in progress).
+  std::uint64_t coroutine_calls = 0, inline_leads = 0, async_leads = 0;
+  std::int64_t peak_in_call = 0, peak_flights = 0;
+  // wide: the flights found registered and waiting at the gate before it opened, and the time to
+  // register them (the first wave: from spawning its callers until all had suspended), to have
+  // the second wave join them, and to complete them all once the gate opened.
+  std::uint64_t flights_registered = 0;
+  std::int64_t register_ns = 0, join_ns = 0, complete_ns = 0;
   double elapsed_s = 0;
   double fn_mean_ns = 0;  // measured time from fn's start to its publication
   // A signal ended the run early: the figures cover the calls made until then.

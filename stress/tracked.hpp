@@ -71,6 +71,10 @@ struct flight_facts {
   // deadline: fn stopped early because its stop token was requested (S12): only a flight that
   // no caller waits for any more may end so, and only its leader may receive this outcome.
   bool aborted = false;
+  // coro: fn returned an asynchronous loader, which the flight awaited; its leader (a coroutine)
+  // then waited like a follower and may have left (S7), so the outcome may reach no leader, or
+  // no caller at all (every caller left; S12).
+  bool awaited = false;
 };
 
 // The part shared by tracked_value and flight_failure.

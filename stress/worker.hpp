@@ -1,6 +1,7 @@
 // sf-stress: what each thread of a run keeps. Everything here is written by its own thread only,
 // except `progress`, which the monitor reads while the run goes on; the run reads the rest after
-// joining the thread.
+// joining the thread. (A loop thread's worker is written by the coroutine callers whose home it
+// is, each on that thread: see loop.hpp.)
 #pragma once
 
 #include <atomic>
@@ -59,6 +60,10 @@ struct worker {
   std::uint64_t until = 0, expired = 0, deadline_exceeded = 0;
   std::uint64_t stoppable_flights = 0, abandoned_flights = 0;
   std::int64_t abandoned_ran_ns = 0, abandoned_planned_ns = 0;
+  // coro and wide, on a loop thread's worker (its coroutine callers record here, on that thread):
+  // their calls, and those that led with an fn returning its value at once or an asynchronous
+  // loader.
+  std::uint64_t coroutine_calls = 0, inline_leads = 0, async_leads = 0;
   histogram latency, wake, cancel_latency, lateness, deadline_lateness;
 
   // Exceptions received, kept until the run's threads are joined. The exception's last owner then
