@@ -375,7 +375,8 @@ class call_forms {
 // over every table; <singleflight/libcds.hpp> adds libcds's, and bench/ compares them.
 namespace tables {
 // The project's own: one word per slot, insert and erase one CAS each, hazard pointers published
-// only when a slot is not empty (detail/slots_table.hpp).
+// only when a slot holds a record or bucket; crowded slots split into child arrays of slots, so it
+// holds any number of flights (detail/slots_table.hpp).
 template <class Key, class Value, class Hash, class KeyEqual>
 using slots = detail::slots_table<Key, Value, Hash, KeyEqual>;
 }  // namespace tables
@@ -392,9 +393,10 @@ class group : public detail::call_forms<group<Key, Value, Hash, KeyEqual, Table>
 
  public:
   group() = default;
-  // `expected_flights`: about how many flights may be in progress at once (at most the number of
-  // threads calling the group); sizes the table, which never grows (default 256). The own table
-  // takes at most 2^30 and throws std::length_error beyond.
+  // `expected_flights`: about how many flights may be in progress at once, a hint (default 256):
+  // the own table sizes its top array by it and grows past it by splitting crowded slots, keeping
+  // what it grew until the group is destroyed; libcds's tables size their bucket arrays by it and
+  // never grow. The own table takes at most 2^30 and throws std::length_error beyond.
   explicit group(std::size_t expected_flights) : table_(expected_flights) {}
   group(const group&) = delete;
   group& operator=(const group&) = delete;

@@ -28,6 +28,23 @@
 #define SINGLEFLIGHT_INLINE_VALUE_BYTES 256
 #endif
 
+// SINGLEFLIGHT_SLOT_SPLIT_AT: the most flights a slot of the own table (slots_table.hpp) keeps in
+// one collision bucket. An insert into a bucket that holds this many splits the slot instead: a
+// child array of slots takes its flights, told apart by further bits of their hashes. Each insert
+// or erase in a bucket copies it, so this bounds what one costs; smaller values make more
+// children. At least 2. (A bucket whose flights all have one hash is never split: no bits can
+// tell them apart.)
+#ifndef SINGLEFLIGHT_SLOT_SPLIT_AT
+#define SINGLEFLIGHT_SLOT_SPLIT_AT 8
+#endif
+
+// SINGLEFLIGHT_SLOT_CHILD_BITS: how many further bits of the hash each level of the own table's
+// child arrays takes, so a child has 2^bits slots (6: 64 slots, 512 bytes on 64-bit targets).
+// 1 to 8.
+#ifndef SINGLEFLIGHT_SLOT_CHILD_BITS
+#define SINGLEFLIGHT_SLOT_CHILD_BITS 6
+#endif
+
 // SINGLEFLIGHT_RELACY: when defined, atomic.hpp takes its atomics, parking, thread identity, stop
 // tokens and plain-data probes from the Relacy model checker (proofs/relacy_machine.hpp) instead
 // of the standard library. Only proofs/ defines it.

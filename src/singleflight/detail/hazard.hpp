@@ -8,7 +8,8 @@
 // hazard and does not free it while the hazard stands. Whoever removes a node *retires* it: the
 // node waits in that thread's list until a scan finds no hazard naming it, then it is freed.
 //
-// The flight table publishes hazards only when it must read a non-empty slot: a lone flight
+// The flight table publishes hazards only when it must read a record or bucket in a slot (a child
+// array is never freed while its table lives, so descending into one needs none): a lone flight
 // (empty slot found, record inserted, record removed) never touches a hazard slot, and the record
 // it retires at the end is freed by a later scan of its own thread at no extra atomic cost.
 //
