@@ -197,7 +197,6 @@ class async_call_op {
   template <class Unregister>
   void start_loader(Unregister unregister) {
     flight<Value>& f = *flight_;
-    bool failed = false;
     std::exception_ptr error;
     try {
       f.add_user();  // the driver's
@@ -205,15 +204,13 @@ class async_call_op {
       (void)drive(std::move(driver_ref), std::decay_t<F>(std::forward<F>(fn_)), unregister);
       return;
     } catch (...) {
-      failed = true;
       error = std::current_exception();
     }
-    if (failed) {
-      f.fail(std::move(error));  // an empty one becomes a std::runtime_error saying so
-      unregister();
-      (void)f.close();
-      f.rethrow_if_failed();
-    }
+    // Only a caught exception gets here.
+    f.fail(std::move(error));  // an empty one becomes a std::runtime_error saying so
+    unregister();
+    (void)f.close();
+    f.rethrow_if_failed();
   }
 
   using callback = stop_callback_for_t<Stop, departure>;
