@@ -497,8 +497,9 @@ void add_flags(CLI::App& app, options& o) {
   add(app, "deadline-poll", "deadline: how often a stoppable fn looks at its token",
       nanoseconds(d.poll_ns, true));
   add(app, "deadline-bound",
-      "deadline: a caller must return within this after its deadline, and a lone leader's "
-      "stoppable fn must stop within this after the leader left (S7, S12)",
+      "deadline and coro's thread callers: a caller must return within this after its "
+      "deadline, and a lone leader's stoppable fn must stop within this after the leader left "
+      "(S7, S12)",
       nanoseconds(d.bound_ns, true));
   coro_params& c = o.coro;
   add(app, "coro-callers", "coro: coroutine callers, all at once, each calling in a loop",

@@ -287,6 +287,7 @@ std::vector<std::shared_ptr<const run_spec>> plan_runs(const options& opts, bool
       base.deadline.keys = p.keys;
       base.deadline.fn = p.fn;
       base.deadline.duration_s = p.duration_s;
+      base.deadline.bound_ns = opts.deadline.bound_ns;  // --deadline-bound checks them too
       base.d_ns = (p.fn.min_ns + p.fn.max_ns) / 2;
       base.description =
           std::to_string(p.callers) + " coroutine callers on " + std::to_string(p.loop_threads) +
