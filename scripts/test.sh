@@ -4,7 +4,7 @@
 #   release   Release build of every layer present, in build/release; ctest, all labels
 #   tsan      g++ ThreadSanitizer build (Debug + -O1, asserts on), in build/tsan; unit + example +
 #             stress (the harness's short tier)
-#   asan      g++ AddressSanitizer + UBSan build (Debug + -O1, asserts on), in build/asan; unit +
+#   asan      g++ AddressSanitizer + UBSan build (Debug + -O0, asserts on), in build/asan; unit +
 #             example + stress
 #   consumer  install build/release into a temporary prefix; build and run the consumers of
 #             tests/consumer against it: the core with libcds and Asio hidden, the libcds
@@ -70,13 +70,19 @@ release() {
 }
 
 # Sanitizer builds use g++ (clang 14 at -O1 can miss races on stack objects captured by
-# reference) and Debug, so asserts and the lifetime checks stay on, at -O1 for speed.
+# reference) and Debug, so asserts and the lifetime checks stay on. TSan at -O1, where its runs
+# are fast enough; ASan+UBSan at -O0, which compiles the unit tests 2.6 times faster than -O1
+# (forget_test.cpp: 22 s against 58 s) and runs them in the same time (41 s against 44 s, the
+# tests wait more than they compute). Both test group on libcds's table with one of its garbage
+# collectors (SINGLEFLIGHT_TEST_ONE_LIBCDS_GC: the adapter is the same code for both); Release
+# tests both. These two choices keep CI within 30 minutes on 2 cores.
 sanitized() {
   build_and_test "build/$1" "unit|example|stress" -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=Debug \
-    -DCMAKE_CXX_FLAGS=-O1 -DSINGLEFLIGHT_SANITIZE="$2" -DSINGLEFLIGHT_BUILD_STRESS=ON
+    -DCMAKE_CXX_FLAGS="$3" -DSINGLEFLIGHT_SANITIZE="$2" -DSINGLEFLIGHT_BUILD_STRESS=ON \
+    -DSINGLEFLIGHT_TEST_ONE_LIBCDS_GC=ON
 }
-tsan() { sanitized tsan thread; }
-asan() { sanitized asan address,undefined; }
+tsan() { sanitized tsan thread -O1; }
+asan() { sanitized asan address,undefined -O0; }
 
 consumer() {
   # Not `local`: the EXIT trap runs when the stage's subshell ends, after this function returned.
