@@ -2,7 +2,20 @@
 # Installs the Debian 12 packages this project needs, and only those that are missing.
 # As root it installs them (apt-get, non-interactive); otherwise it names them and exits 1.
 # Everything comes from Debian's own archive: nothing is downloaded from anywhere else.
+#
+#   scripts/install-deps.sh           the build, tests, proofs, stress, benchmarks and plots
+#   scripts/install-deps.sh --paper   only what paper/build needs besides those: TeX Live's
+#                                     pdflatex with the LaTeX packages paper/singleflight.tex
+#                                     uses (opt-in: about 100 MB that nothing else needs)
 set -euo pipefail
+
+set_name=project
+case "${1:-}" in
+  "") ;;
+  --paper) set_name=paper ;;
+  -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "usage: scripts/install-deps.sh [--paper]" >&2; exit 2 ;;
+esac
 
 packages=(
   g++ make cmake                      # the build (g++ 12 also brings the TSan/ASan/UBSan runtimes)
@@ -16,6 +29,14 @@ packages=(
   libasio-dev                         # <singleflight/asio.hpp>, its tests, sf-http-demo-asio
   python3 python3-matplotlib          # plots of results/
 )
+if [[ $set_name == paper ]]; then
+  packages=(
+    texlive-latex-base                # pdflatex, LaTeX, graphicx, hyperref, url
+    texlive-latex-recommended         # booktabs, microtype, xcolor, caption, enumitem's peers
+    texlive-fonts-recommended lmodern # Latin Modern and Times/Helvetica metrics (T1 fonts)
+    python3 python3-matplotlib        # scripts/paper_*.py: the generated tables and figures
+  )
+fi
 
 if ! command -v dpkg-query >/dev/null; then
   echo "==> install-deps: no dpkg-query here; this script knows Debian 12 only. Install: ${packages[*]}" >&2
@@ -30,7 +51,7 @@ for p in "${packages[@]}"; do
 done
 
 if ((${#missing[@]} == 0)); then
-  echo "==> install-deps: all ${#packages[@]} Debian packages are installed"
+  echo "==> install-deps: all ${#packages[@]} Debian packages ($set_name) are installed"
   exit 0
 fi
 if ((EUID != 0)); then
