@@ -85,7 +85,7 @@ def check(args):
         try:
             written = gen.generate(out, data_only=True, gallery_missing=args.gallery_missing, quiet=True)
         except pc.MissingInput as e:
-            return [f"a results file is missing: {e}"]
+            return [f"a results file is missing or unusable: {e}"]
         except pg.GalleryIncomplete as e:
             return [f"{e}"]
         for name in written:

@@ -28,8 +28,8 @@ import proofs_table  # noqa: E402  (the proofs' RESULT lines and mutant descript
 
 
 class MissingInput(Exception):
-    """A results file the paper needs is not there; the message names the command that makes
-    it."""
+    """A results file the paper needs is not there, or disagrees with its own raw files; the
+    message names the command that makes it."""
 
 
 # ---- the results sources ---------------------------------------------------------------------
