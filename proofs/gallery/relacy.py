@@ -34,6 +34,24 @@ WHERE = re.compile(r"^(.*?), in (.*), (\S*)\((\d+)\)$")
 ADDRESS = re.compile(r"^<(0x[0-9a-f]+)> (.*)$")
 FIELDS = re.compile(r"\b(\w+)=(\[[^\]]*\]|[^,)]*)")
 
+# What a history line's text starts with, and the kind of step it is (Event.kind). None of these
+# prefixes begins a read-modify-write, which RMW matches.
+KIND_BY_PREFIX = (
+    ("memory deallocation", "free"),
+    ("blocking current thread", "block"),
+    ("unblocking thread", "unblock"),
+    ("atomic load", "load"),
+    ("atomic store", "store"),
+    ("CAS", "cas"),
+    ("load,", "var_load"),
+    ("store,", "var_store"),
+    ("futex(", "futex"),
+    ("mutex:", "mutex"),
+    ("cond_var:", "condvar"),
+    ("access to freed memory", "freed_access"),
+)
+RMW = re.compile(r"^(fetch_\w+|exchange) ,")
+
 
 @dataclasses.dataclass
 class Event:
@@ -57,32 +75,11 @@ class Event:
             return "finish" if "THREAD FINISHED" in w else "marker"
         if any(w.startswith(h) for h in HEADLINES):
             return "failure"
-        if w.startswith("memory deallocation"):
-            return "free"
-        if w.startswith("blocking current thread"):
-            return "block"
-        if w.startswith("unblocking thread"):
-            return "unblock"
-        if w.startswith("atomic load"):
-            return "load"
-        if w.startswith("atomic store"):
-            return "store"
-        if w.startswith("CAS"):
-            return "cas"
-        if re.match(r"^(fetch_\w+|exchange) ,", w):
+        for prefix, kind in KIND_BY_PREFIX:
+            if w.startswith(prefix):
+                return kind
+        if RMW.match(w):
             return "rmw"
-        if w.startswith("load,"):
-            return "var_load"
-        if w.startswith("store,"):
-            return "var_store"
-        if w.startswith("futex("):
-            return "futex"
-        if w.startswith("mutex:"):
-            return "mutex"
-        if w.startswith("cond_var:"):
-            return "condvar"
-        if w.startswith("access to freed memory"):
-            return "freed_access"
         return "other"
 
     def fields(self) -> dict[str, str]:
