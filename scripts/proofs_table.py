@@ -21,6 +21,9 @@ import re
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "proofs" / "gallery"))
+import catalog  # noqa: E402  (proofs/gallery/: what each mutant breaks, read once)
+
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
@@ -37,16 +40,11 @@ def parse_results(log):
 
 
 def mutant_descriptions():
-    text = {}
-    for patch in sorted((ROOT / "proofs/mutants").glob("*.patch")):
-        first = patch.read_text().splitlines()[0]
-        m = re.match(r"^Mutant (\w+) \(([^)]*)\): (.*?)\.?$", first)
-        if m:
-            text[m.group(1)] = f"{m.group(3)} ({m.group(2)})"
-    pml = ROOT / "proofs/spin/singleflight.pml"
-    if pml.exists():
-        for m in re.finditer(r"MUTANT (\w+):\s*(.*?)\s*(?:\*/)?$", pml.read_text(), re.M):
-            text.setdefault(m.group(1), m.group(2))
+    """mutant -> `what it breaks (S..)` for Relacy's mutants, and the Spin model's own text for
+    the mutants only Spin has, read by proofs/gallery/catalog.py."""
+    text = {name: f"{what} ({props})" for name, (props, what) in catalog.patch_headers(ROOT).items()}
+    for name, what in catalog.spin_comments(ROOT).items():
+        text.setdefault(name, what)
     return text
 
 

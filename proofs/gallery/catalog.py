@@ -58,25 +58,37 @@ def mutant_tests(build: pathlib.Path) -> list[MutantTest]:
 
 # ---- what each mutant breaks, and what its picture shows ----------------------------------
 
-def relacy_descriptions(repo: pathlib.Path) -> dict[str, tuple[str, str]]:
-    """mutant -> (properties, sentence) from the first line of proofs/mutants/<mutant>.patch:
-    `Mutant <name> (<S..>): <what it breaks>.`"""
+def patch_headers(repo: pathlib.Path) -> dict[str, tuple[str, str]]:
+    """mutant -> (properties, what it breaks, as written, without its final period) from the
+    first line of proofs/mutants/<mutant>.patch: `Mutant <name> (<S..>): <what it breaks>.`
+    (also read by scripts/proofs_table.py)"""
     found = {}
     for patch in sorted((repo / "proofs/mutants").glob("*.patch")):
         first = patch.read_text(errors="replace").split("\n", 1)[0]
-        m = re.match(r"^Mutant (\w+) \(([^)]*)\): (.*)$", first)
+        m = re.match(r"^Mutant (\w+) \(([^)]*)\): (.*?)\.?$", first)
         if m:
-            found[m.group(1)] = (m.group(2), _sentence(m.group(3)))
+            found[m.group(1)] = (m.group(2), m.group(3))
     return found
 
 
-def spin_descriptions(repo: pathlib.Path) -> dict[str, str]:
-    """mutant -> sentence from the `MUTANT <name>: <text>` comments of singleflight.pml."""
+def spin_comments(repo: pathlib.Path) -> dict[str, str]:
+    """mutant -> text, as written, of the `MUTANT <name>: <text>` comments of singleflight.pml
+    (also read by scripts/proofs_table.py)"""
     pml = repo / "proofs/spin/singleflight.pml"
     if not pml.is_file():
         return {}
-    return {m.group(1): _sentence(m.group(2))
+    return {m.group(1): m.group(2)
             for m in re.finditer(r"MUTANT (\w+):\s*(.*?)\s*(?:\*/)?$", pml.read_text(), re.M)}
+
+
+def relacy_descriptions(repo: pathlib.Path) -> dict[str, tuple[str, str]]:
+    """mutant -> (properties, sentence) from the patches' first lines."""
+    return {name: (props, _sentence(text)) for name, (props, text) in patch_headers(repo).items()}
+
+
+def spin_descriptions(repo: pathlib.Path) -> dict[str, str]:
+    """mutant -> sentence from the Spin model's MUTANT comments."""
+    return {name: _sentence(text) for name, text in spin_comments(repo).items()}
 
 
 def _sentence(text: str) -> str:
